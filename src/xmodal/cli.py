@@ -1,0 +1,345 @@
+"""The ``xmodal`` command: a thin client that parses arguments and calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from xmodal.errors import XmodalError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line on stderr, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _fail(message: str) -> int:
+    print(f"xmodal: error: {' '.join(message.split())}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def _progress(enabled: bool, desc: str) -> Callable[[int], Any] | None:
+    if not enabled:
+        return None
+
+    def factory(total: int) -> Any:
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit="file", file=sys.stderr, dynamic_ncols=True)
+
+    return factory
+
+
+def _quiet_libraries() -> None:
+    # model loaders print their own bars and hub warnings; the CLI shows one bar of its own
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:
+        pass
+
+
+# -- index ----------------------------------------------------------------------------------
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from xmodal.collection import Collection
+    from xmodal.ingest.pipeline import IndexOptions
+
+    options = IndexOptions(
+        excludes=tuple(args.exclude or ()),
+        include_hidden=args.hidden,
+        workers=args.workers or 0,
+    )
+    with Collection.open(args.db) as col:
+        report = col.index(
+            args.paths,
+            models=args.model,
+            options=options,
+            progress=_progress(not (args.quiet or args.json), "indexing"),
+            wait=args.wait,
+        )
+    if args.json:
+        _print_json(report.to_json())
+        return 0
+    if not args.quiet:
+        for s in report.skipped[:20]:
+            print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
+        if len(report.skipped) > 20:
+            print(f"... and {len(report.skipped) - 20} more skipped (see --json)", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+# -- search ---------------------------------------------------------------------------------
+
+
+def _filters(args: argparse.Namespace) -> Any:
+    from xmodal.query.filters import Filters, parse_date, parse_modalities
+
+    return Filters(
+        modalities=parse_modalities(args.type),
+        after=parse_date(args.after) if args.after else None,
+        before=parse_date(args.before) if args.before else None,
+        path_globs=tuple(os.path.expanduser(p) for p in (args.path or ())),
+    )
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from xmodal.collection import Collection
+
+    if args.query is None and args.image is None:
+        return _fail("search needs a QUERY, --image PATH, or both")
+    weights = {}
+    for w in args.weight or ():
+        name, _, value = w.rpartition("=")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            return _fail(f"--weight expects SPACE=NUMBER, got {w!r}")
+    with Collection.open(args.db, create=False) as col:
+        hits = col.search(
+            args.query,
+            image=args.image,
+            k=args.k,
+            model=args.model,
+            filters=_filters(args),
+            fusion=args.fusion,
+            weights=weights or None,
+        )
+    if args.json:
+        _print_json({"results": [h.to_json() for h in hits]})
+        return 0
+    if not hits:
+        print("no results")
+    for rank, h in enumerate(hits, start=1):
+        where = ""
+        if h.start is not None and h.end is not None:
+            where = f" [{h.start:.1f}-{h.end:.1f}s]"
+        snippet = " ".join(h.text.split())[:80]
+        print(f"{rank:3d}  {h.score:7.4f}  {h.modality:<5}  {h.path}{where}")
+        if snippet:
+            print(f"                       {snippet}")
+    return 0
+
+
+# -- ids, items, remove, info ------------------------------------------------------------------
+
+
+def cmd_ids(args: argparse.Namespace) -> int:
+    from xmodal.collection import Collection
+
+    with Collection.open(args.db, create=False) as col:
+        ids = col.ids()
+    if args.json:
+        _print_json(ids)
+    else:
+        for path, item_id in ids.items():
+            print(f"{item_id}\t{path}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from xmodal.collection import Collection
+
+    with Collection.open(args.db, create=False) as col:
+        n = col.remove(args.targets, wait=args.wait)
+    if args.json:
+        _print_json({"removed": n})
+    else:
+        print(f"removed {n}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from xmodal.collection import Collection
+
+    with Collection.open(args.db, create=False) as col:
+        counts: dict[str, int] = {}
+        for item in col:
+            counts[str(item.modality)] = counts.get(str(item.modality), 0) + 1
+        spaces = {
+            name: {"encoder": rec.spec.weights, "dim": rec.dim}
+            for name, rec in col.store.spaces().items()
+        }
+        info = {
+            "path": str(col.root),
+            "items": sum(counts.values()),
+            "by_modality": counts,
+            "spaces": spaces,
+            "problems": col.store.check_consistency() if args.check else None,
+        }
+        col_problems: list[str] = info["problems"] or []  # type: ignore[assignment]
+    if args.json:
+        _print_json(info)
+        return 0 if not info["problems"] else 1
+    print(f"collection {info['path']}: {info['items']} items {counts}")
+    for name, sp in spaces.items():
+        print(f"  space {name}: {sp['encoder']} (dim {sp['dim']})")
+    if args.check:
+        problems: list[str] = col_problems
+        print("consistent" if not problems else "problems: " + "; ".join(problems))
+        return 0 if not problems else 1
+    return 0
+
+
+# -- models -----------------------------------------------------------------------------------
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from xmodal.encoders.registry import families
+
+    rows: list[dict[str, Any]] = []
+    for inf in families():
+        ok, why = inf.available()
+        rows.append(
+            {
+                "name": inf.family,
+                "description": inf.description,
+                "modalities": sorted(str(m) for m in inf.modalities),
+                "dim": inf.dim,
+                "languages": list(inf.languages),
+                "size": inf.size,
+                "available": ok,
+                "status": why,
+            }
+        )
+    if args.json:
+        _print_json({"models": rows})
+        return 0
+    for r in rows:
+        mark = "yes" if r["available"] else "no "
+        print(
+            f"{r['name']:<16} {mark}  {','.join(r['modalities']):<11} dim {r['dim']!s:<5} "
+            f"{r['size']:<18} {r['description']}"
+        )
+    return 0
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+DEMO_QUERIES = ("red heart", "a cat", "crying face", "airplane", '"fruit" - "apple"')
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from xmodal.demo import run_demo
+
+    return run_demo(
+        db=args.db,
+        sample=args.sample,
+        limit=args.limit,
+        queries=args.queries or list(DEMO_QUERIES),
+        k=args.k,
+        progress=not args.quiet,
+    )
+
+
+# -- parser -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="xmodal", description="Cross-modal retrieval: index media, search it.")
+    from xmodal import __version__
+
+    p.add_argument("--version", action="version", version=f"xmodal {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    ix = sub.add_parser("index", help="index or re-index files and folders")
+    ix.add_argument("paths", nargs="+", metavar="PATH")
+    ix.add_argument("--db", required=True, help="collection folder (created if missing)")
+    ix.add_argument("--model", action="append", help="encoder to add (repeatable)")
+    ix.add_argument("--exclude", action="append", metavar="GLOB", help="skip matching paths")
+    ix.add_argument("--hidden", action="store_true", help="include hidden files and folders")
+    ix.add_argument("--workers", type=int, help="decoding threads (default: CPU count)")
+    ix.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS",
+        help="wait this long for another index run on the same collection",
+    )
+    ix.add_argument("--json", action="store_true", help="print one JSON report")
+    ix.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ix.set_defaults(func=cmd_index)
+
+    se = sub.add_parser("search", help="search with text, an image, or a mixed query")
+    se.add_argument("query", nargs="?", help='text, or a mixed query: "beach" + 0.5*img:a.jpg')
+    se.add_argument("--db", required=True)
+    se.add_argument("--image", help="an image to search with")
+    se.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    se.add_argument("--model", help="search only this space")
+    se.add_argument("--type", action="append", help="only these modalities: image, text")
+    se.add_argument("--after", help="modified on or after this date (YYYY-MM-DD)")
+    se.add_argument("--before", help="modified before this date (YYYY-MM-DD)")
+    se.add_argument("--path", action="append", metavar="GLOB", help="only paths matching")
+    se.add_argument("--fusion", choices=("rrf", "weighted"), default="rrf")
+    se.add_argument("--weight", action="append", metavar="SPACE=W", help="weight of a space")
+    se.add_argument("--json", action="store_true")
+    se.set_defaults(func=cmd_search)
+
+    ids = sub.add_parser("ids", help="list item ids by path")
+    ids.add_argument("--db", required=True)
+    ids.add_argument("--json", action="store_true")
+    ids.set_defaults(func=cmd_ids)
+
+    rm = sub.add_parser("remove", help="remove items by id or path")
+    rm.add_argument("targets", nargs="+", metavar="ID_OR_PATH")
+    rm.add_argument("--db", required=True)
+    rm.add_argument("--wait", type=float, default=0.0, metavar="SECONDS")
+    rm.add_argument("--json", action="store_true")
+    rm.set_defaults(func=cmd_remove)
+
+    inf = sub.add_parser("info", help="what a collection holds")
+    inf.add_argument("--db", required=True)
+    inf.add_argument("--check", action="store_true", help="also verify consistency")
+    inf.add_argument("--json", action="store_true")
+    inf.set_defaults(func=cmd_info)
+
+    mo = sub.add_parser("models", help="encoders")
+    msub = mo.add_subparsers(dest="models_command", required=True, parser_class=_Parser)
+    ml = msub.add_parser("list", help="every registered encoder and whether it runs offline")
+    ml.add_argument("--json", action="store_true")
+    ml.set_defaults(func=cmd_models_list)
+
+    de = sub.add_parser("demo", help="index the OpenMoji sample and run example searches")
+    de.add_argument("--db", help="collection folder (default: in the cache)")
+    de.add_argument("--sample", help="folder for the sample files (default: in the cache)")
+    de.add_argument("--limit", type=int, help="index only this many emojis")
+    de.add_argument("--query", dest="queries", action="append", help="a query to run")
+    de.add_argument("-k", type=int, default=5)
+    de.add_argument("-q", "--quiet", action="store_true")
+    de.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _quiet_libraries()
+    try:
+        return int(args.func(args))
+    except XmodalError as e:
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        print("xmodal: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

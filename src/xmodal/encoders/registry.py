@@ -1,0 +1,83 @@
+"""Name-to-factory registry of encoders.
+
+A name is ``family`` or ``family:argument`` (``clip:ViT-B-32@laion2b_s34b_b79k``); the family
+picks the factory, the argument is handed to it. Factories import their heavy back ends
+lazily so that listing encoders never loads a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from xmodal.encoders.base import Encoder
+from xmodal.errors import UsageError
+from xmodal.records import Modality
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderInfo:
+    """What ``models list`` shows without loading the model."""
+
+    family: str
+    description: str
+    modalities: frozenset[Modality]
+    dim: int | None
+    languages: tuple[str, ...]
+    size: str
+    available: Callable[[], tuple[bool, str]]
+
+
+Factory = Callable[[str | None], Encoder]
+
+_FACTORIES: dict[str, Factory] = {}
+_INFO: dict[str, EncoderInfo] = {}
+_CACHE: dict[str, Encoder] = {}
+
+#: the encoders a collection is built with when the user names none
+DEFAULT_ENCODERS: tuple[str, ...] = ("classic", "minilm")
+
+
+def register(info: EncoderInfo) -> Callable[[Factory], Factory]:
+    def deco(factory: Factory) -> Factory:
+        if info.family in _FACTORIES:
+            raise ValueError(f"encoder family {info.family!r} is already registered")
+        _FACTORIES[info.family] = factory
+        _INFO[info.family] = info
+        return factory
+
+    return deco
+
+
+def split_name(name: str) -> tuple[str, str | None]:
+    family, sep, arg = name.partition(":")
+    return family, (arg if sep else None)
+
+
+def families() -> list[EncoderInfo]:
+    _load_builtins()
+    return [_INFO[k] for k in sorted(_INFO)]
+
+
+def info(name: str) -> EncoderInfo:
+    _load_builtins()
+    family, _ = split_name(name)
+    if family not in _INFO:
+        known = ", ".join(sorted(_INFO))
+        raise UsageError(f"unknown encoder {name!r}; known: {known}")
+    return _INFO[family]
+
+
+def get_encoder(name: str) -> Encoder:
+    """The encoder registered under ``name``, loaded once per process."""
+    _load_builtins()
+    if name not in _CACHE:
+        family, arg = split_name(name)
+        info(name)
+        _CACHE[name] = _FACTORIES[family](arg)
+    return _CACHE[name]
+
+
+def _load_builtins() -> None:
+    # Importing the modules registers them; kept lazy so that `import xmodal` stays light.
+    from xmodal.encoders import classic, minilm  # noqa: F401

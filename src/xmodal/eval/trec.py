@@ -1,0 +1,231 @@
+"""Reading and writing the plain-text TREC formats that retrieval evaluation runs on.
+
+qrels, one judgement a line::
+
+    qid  iter  docid  rel        (iter is ignored; rel an integer, <= 0 means not relevant)
+
+run, one retrieved document a line::
+
+    qid  Q0  docid  rank  score  tag
+
+Fields are separated by ASCII whitespace, as trec_eval splits them, so an identifier may
+hold any other character. Blank lines and lines starting with ``#`` are skipped. A
+(qid, docid) pair may occur only once per file: trec_eval refuses such files too, and
+silently keeping either copy would change the numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from xmodal.errors import UsageError
+
+StrPath = str | os.PathLike[str]
+
+Qrels = dict[str, dict[str, int]]
+"""{qid: {docid: relevance}}"""
+
+Run = dict[str, dict[str, float]]
+"""{qid: {docid: score}}"""
+
+
+@dataclass(frozen=True, slots=True)
+class QrelRecord:
+    """One judgement line of a qrels file."""
+
+    qid: str
+    docid: str
+    rel: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One line of a run file. ``rank`` is what the file says; evaluation re-ranks by score."""
+
+    qid: str
+    docid: str
+    rank: int
+    score: float
+    tag: str
+
+
+def _fields(path: StrPath) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) for every non-blank, non-comment line of ``path``."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise UsageError(f"{os.fspath(path)}: cannot read: {e.strerror or e}") from None
+    for lineno, raw in enumerate(data.splitlines(), start=1):
+        # bytes.split() splits on ASCII whitespace only, exactly like trec_eval's isspace()
+        # loop; str.split() would also split on e.g. U+00A0 inside an identifier.
+        parts = raw.split()
+        if not parts or parts[0].startswith(b"#"):
+            continue
+        try:
+            yield lineno, [p.decode("utf-8") for p in parts]
+        except UnicodeDecodeError:
+            raise UsageError(f"{os.fspath(path)}:{lineno}: not valid UTF-8") from None
+
+
+def _parse_int(path: StrPath, lineno: int, what: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(
+            f"{os.fspath(path)}:{lineno}: {what} must be an integer, got {text!r}"
+        ) from None
+
+
+def _qrels_lines(path: StrPath) -> Iterator[tuple[int, QrelRecord]]:
+    for lineno, parts in _fields(path):
+        if len(parts) != 4:
+            raise UsageError(
+                f"{os.fspath(path)}:{lineno}: expected 4 fields 'qid iter docid rel', "
+                f"got {len(parts)}"
+            )
+        qid, _iter, docid, rel = parts
+        yield lineno, QrelRecord(qid, docid, _parse_int(path, lineno, "relevance", rel))
+
+
+def _run_lines(path: StrPath) -> Iterator[tuple[int, RunRecord]]:
+    where = os.fspath(path)
+    for lineno, parts in _fields(path):
+        if len(parts) != 6:
+            raise UsageError(
+                f"{where}:{lineno}: expected 6 fields 'qid Q0 docid rank score tag', "
+                f"got {len(parts)}"
+            )
+        qid, _q0, docid, rank, score_text, tag = parts
+        try:
+            score = float(score_text)
+        except ValueError:
+            raise UsageError(
+                f"{where}:{lineno}: score must be a number, got {score_text!r}"
+            ) from None
+        # NaN cannot be ranked (every comparison with it is false) and an infinite score
+        # is almost always a bug upstream rather than a meaningful similarity.
+        if not math.isfinite(score):
+            raise UsageError(f"{where}:{lineno}: score must be finite, got {score_text!r}")
+        yield lineno, RunRecord(qid, docid, _parse_int(path, lineno, "rank", rank), score, tag)
+
+
+def iter_qrels(path: StrPath) -> Iterator[QrelRecord]:
+    """Parse a qrels file line by line; a malformed line raises ``UsageError``."""
+    for _, rec in _qrels_lines(path):
+        yield rec
+
+
+def iter_run(path: StrPath) -> Iterator[RunRecord]:
+    """Parse a run file line by line; a malformed line raises ``UsageError``."""
+    for _, rec in _run_lines(path):
+        yield rec
+
+
+def read_qrels(path: StrPath) -> Qrels:
+    """``{qid: {docid: rel}}`` from a qrels file."""
+    qrels: Qrels = {}
+    for lineno, rec in _qrels_lines(path):
+        judged = qrels.setdefault(rec.qid, {})
+        if rec.docid in judged:
+            raise UsageError(
+                f"{os.fspath(path)}:{lineno}: document {rec.docid!r} judged twice "
+                f"for query {rec.qid!r}"
+            )
+        judged[rec.docid] = rec.rel
+    return qrels
+
+
+def read_run(path: StrPath) -> Run:
+    """``{qid: {docid: score}}`` from a run file (the rank and tag columns are dropped)."""
+    run: Run = {}
+    for lineno, rec in _run_lines(path):
+        scores = run.setdefault(rec.qid, {})
+        if rec.docid in scores:
+            raise UsageError(
+                f"{os.fspath(path)}:{lineno}: document {rec.docid!r} retrieved twice "
+                f"for query {rec.qid!r}"
+            )
+        scores[rec.docid] = rec.score
+    return run
+
+
+def _check_token(what: str, value: str) -> None:
+    if not value or any(c.isspace() for c in value) or value.startswith("#"):
+        raise UsageError(
+            f"cannot write run: {what} {value!r} must be non-empty, without whitespace, "
+            "and not start with '#'"
+        )
+
+
+def ranking_order(scores: Mapping[str, float]) -> list[tuple[str, float]]:
+    """(docid, score) pairs in the order trec_eval ranks them.
+
+    Score descending, ties broken by docid in *descending* code-point order (trec_eval
+    compares docnos with ``strcmp(b, a)``; UTF-8 byte order equals code-point order).
+    """
+    return sorted(scores.items(), key=lambda item: (item[1], item[0]), reverse=True)
+
+
+def write_run(
+    path: StrPath, run: Mapping[str, Sequence[tuple[str, float]]], tag: str
+) -> None:
+    """Write ``{qid: [(docid, score), ...]}`` as a TREC run file, atomically.
+
+    Each query's documents are written in trec_eval's ranking order, so the rank column
+    agrees with how any evaluator will rank them by score. The file is written to a
+    temporary name beside ``path`` and renamed over it, so a reader never sees half a run.
+    """
+    _check_token("tag", tag)
+    lines: list[str] = []
+    for qid, ranking in run.items():
+        _check_token("query id", qid)
+        scores: dict[str, float] = {}
+        for docid, score in ranking:
+            _check_token("document id", docid)
+            value = float(score)
+            if not math.isfinite(value):
+                raise UsageError(f"cannot write run: query {qid!r}, document {docid!r}: "
+                                 f"score {value!r} is not finite")
+            if docid in scores:
+                raise UsageError(
+                    f"cannot write run: document {docid!r} listed twice for query {qid!r}"
+                )
+            scores[docid] = value
+        for rank, (docid, value) in enumerate(ranking_order(scores), start=1):
+            # repr() is the shortest text that parses back to the same double, so a
+            # written run evaluates exactly like the in-memory one.
+            lines.append(f"{qid} Q0 {docid} {rank} {value!r} {tag}\n")
+    _atomic_write_text(Path(path), "".join(lines))
+
+
+def write_qrels(path: StrPath, qrels: Mapping[str, Mapping[str, int]]) -> None:
+    """Write ``{qid: {docid: rel}}`` as a qrels file, atomically."""
+    lines: list[str] = []
+    for qid, judged in qrels.items():
+        _check_token("query id", qid)
+        for docid, rel in judged.items():
+            _check_token("document id", docid)
+            lines.append(f"{qid} 0 {docid} {int(rel)}\n")
+    _atomic_write_text(Path(path), "".join(lines))
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    # A random sibling name opened with O_EXCL rather than mkstemp: open() applies the
+    # umask, so the final file gets ordinary permissions instead of mkstemp's 0600.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

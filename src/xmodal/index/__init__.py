@@ -1,0 +1,5 @@
+"""Vector indexes behind one interface."""
+
+from xmodal.index.base import DEFAULT_INDEX, VectorIndex, create_index, index_names
+
+__all__ = ["DEFAULT_INDEX", "VectorIndex", "create_index", "index_names"]

@@ -1,0 +1,92 @@
+"""Exact search: FAISS's flat inner-product index, and a plain NumPy scan as a reference."""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+from xmodal.index.base import VectorIndex, pad, register_index
+
+
+class _SortedIds:
+    def _set_ids(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        self._ids = ids[order]
+        return np.ascontiguousarray(vectors[order], dtype=np.float32)
+
+    def _rows(self, allowed: np.ndarray) -> np.ndarray:
+        allowed = np.unique(np.asarray(allowed, dtype=np.int64))
+        pos = np.searchsorted(self._ids, allowed)
+        inside = pos < len(self._ids)
+        pos, allowed = pos[inside], allowed[inside]
+        return pos[self._ids[pos] == allowed]
+
+
+@register_index("flat")
+class FaissFlatIndex(_SortedIds, VectorIndex):
+    """FAISS ``IndexFlatIP``: exact, multi-threaded, BLAS-backed."""
+
+    def __init__(self) -> None:
+        self._ids = np.empty(0, dtype=np.int64)
+        self._index: faiss.Index | None = None
+
+    def build(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        mat = self._set_ids(ids, vectors)
+        self._index = faiss.IndexFlatIP(mat.shape[1])
+        if len(mat):
+            self._index.add(mat)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if self._index is None or len(self._ids) == 0 or k <= 0:
+            return pad(np.empty((len(q), 0), np.float32), np.empty((len(q), 0), np.int64), k)
+        params = None
+        if allowed is not None:
+            rows = self._rows(allowed)
+            if len(rows) == 0:
+                return pad(np.empty((len(q), 0), np.float32), np.empty((len(q), 0), np.int64), k)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows))  # type: ignore[call-arg]
+        kk = min(k, len(self._ids))
+        scores, rows_out = self._index.search(q, kk, params=params)
+        ids = np.where(rows_out >= 0, self._ids[np.maximum(rows_out, 0)], -1)
+        scores = np.where(rows_out >= 0, scores, -np.inf).astype(np.float32)
+        return pad(scores, ids, k)
+
+
+@register_index("numpy")
+class NumpyExactIndex(_SortedIds, VectorIndex):
+    """A matrix product and a partial sort: the reference the other indexes are tested against."""
+
+    def __init__(self) -> None:
+        self._ids = np.empty(0, dtype=np.int64)
+        self._mat = np.empty((0, 0), dtype=np.float32)
+
+    def build(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self._mat = self._set_ids(ids, vectors)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        ids, mat = self._ids, self._mat
+        if allowed is not None:
+            rows = self._rows(allowed)
+            ids, mat = ids[rows], mat[rows]
+        if len(ids) == 0 or k <= 0:
+            return pad(np.empty((len(q), 0), np.float32), np.empty((len(q), 0), np.int64), k)
+        sims = q @ mat.T
+        kk = min(k, len(ids))
+        top = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+        top_scores = np.take_along_axis(sims, top, axis=1)
+        order = np.argsort(-top_scores, axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        return pad(np.take_along_axis(sims, top, axis=1), ids[top], k)

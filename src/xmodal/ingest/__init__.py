@@ -1,0 +1,1 @@
+"""The ingest pipeline: walk, read and decode in parallel, encode in batches, commit atomically."""

@@ -1,0 +1,218 @@
+"""Index runs: decode in worker threads while the main thread encodes and commits.
+
+Decoding (Pillow, file I/O) and encoding (NumPy, PyTorch) both release the GIL, so threads
+overlap them without copying decoded images between processes. A bounded window of
+in-flight files keeps memory flat however large the collection is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+
+from xmodal.encoders.base import Encoder
+from xmodal.ingest.prepare import Failed, Prepared, SameContent, prepare
+from xmodal.media.limits import DEFAULT_LIMITS, DecodeLimits
+from xmodal.media.walk import FileRef, walk
+from xmodal.records import IndexReport, Modality, Skipped
+from xmodal.store.sqlite import NewItem, Store, StoredItem
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+ProgressFactory = Callable[[int], "Progress"]
+
+
+class Progress:
+    """What the pipeline reports to; the CLI plugs a progress bar in, the library nothing."""
+
+    def update(self, n: int = 1) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IndexOptions:
+    excludes: tuple[str, ...] = ()
+    include_hidden: bool = False
+    workers: int = 0
+    batch_size: int = 64
+    limits: DecodeLimits = DEFAULT_LIMITS
+
+
+def bounded_map(
+    pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], window: int
+) -> Iterator[R]:
+    """``map`` in input order with at most ``window`` calls queued or running."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _under(path: str, roots: Sequence[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def encode_batch(batch: Sequence[Prepared], encoders: Sequence[Encoder]) -> list[NewItem]:
+    """Embed every segment of ``batch`` in every space that can take it.
+
+    A space that embeds pixels takes an image's pixels; a text-only space takes the words
+    attached to the image instead, so text queries reach images through their words.
+    """
+    vectors: list[dict[str, tuple[list[int], np.ndarray]]] = [{} for _ in batch]
+    for enc in encoders:
+        if enc.accepts(Modality.IMAGE):
+            idx = [n for n, p in enumerate(batch) if p.image is not None]
+            if idx:
+                imgs = [batch[n].image for n in idx]
+                vecs = enc.encode_images([im for im in imgs if im is not None])
+                for row, n in enumerate(idx):
+                    vectors[n][enc.name] = ([0], vecs[row : row + 1])
+        if enc.accepts(Modality.TEXT):
+            owners: list[tuple[int, int]] = []
+            texts: list[str] = []
+            for n, p in enumerate(batch):
+                if enc.name in vectors[n]:
+                    continue
+                for seg in p.segments:
+                    if seg.text.strip():
+                        owners.append((n, seg.ordinal))
+                        texts.append(seg.text)
+            if texts:
+                vecs = enc.encode_texts(texts, role="passage")
+                grouped: dict[int, list[int]] = {}
+                for row, (n, _) in enumerate(owners):
+                    grouped.setdefault(n, []).append(row)
+                for n, rows in grouped.items():
+                    vectors[n][enc.name] = ([owners[r][1] for r in rows], vecs[rows])
+    names = frozenset(e.name for e in encoders)
+    return [
+        NewItem(
+            path=p.ref.path,
+            modality=p.ref.modality,
+            content_hash=p.content_hash,
+            size=p.ref.size,
+            mtime=p.ref.mtime_ns / 1e9,
+            signature=p.ref.signature,
+            metadata=p.metadata,
+            text=p.text,
+            segments=p.segments,
+            vectors=vectors[n],
+            encoded=names,
+        )
+        for n, p in enumerate(batch)
+    ]
+
+
+def run_index(
+    store: Store,
+    roots: Sequence[str],
+    encoders: Sequence[Encoder],
+    options: IndexOptions = IndexOptions(),
+    progress: ProgressFactory | None = None,
+) -> IndexReport:
+    report = IndexReport()
+    for enc in encoders:
+        store.ensure_space(enc.spec)
+    roots_abs = [os.path.abspath(r) for r in roots]
+    walked = walk(roots_abs, options.excludes, options.include_hidden)
+    report.skipped.extend(walked.skipped)
+    existing = store.items_by_path()
+    seen = {f.path for f in walked.files}
+    vanished: dict[str, StoredItem] = {
+        p: s for p, s in existing.items() if _under(p, roots_abs) and p not in seen
+    }
+    vanished_by_hash = {s.item.content_hash: s.item.id for s in vanished.values()}
+    claimed: set[str] = set()
+    wanted = frozenset(e.name for e in encoders)
+
+    todo: list[tuple[FileRef, StoredItem | None]] = []
+    for f in walked.files:
+        s = existing.get(f.path)
+        if s is not None and s.signature == f.signature and wanted <= s.encoded:
+            report.unchanged += 1
+        else:
+            todo.append((f, s))
+
+    def work(job: tuple[FileRef, StoredItem | None]) -> Prepared | SameContent | Failed:
+        ref, s = job
+        # a stored item whose encoders do not cover the request must be decoded again
+        same_ok = s is not None and wanted <= s.encoded
+        return prepare(
+            ref,
+            options.limits,
+            s.item.content_hash if (s and same_ok) else None,
+            s.item.id if s else None,
+            vanished_by_hash,
+        )
+
+    bar = progress(len(todo)) if progress and todo else None
+    batch: list[Prepared] = []
+    touches: list[tuple[str, float, str]] = []
+
+    def flush() -> None:
+        if batch:
+            store.put_items(encode_batch(batch, encoders))
+            if bar:
+                bar.update(len(batch))
+            batch.clear()
+        if touches:
+            store.touch_items(touches)
+            touches.clear()
+
+    workers = options.workers or max(1, min(8, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xmodal-decode") as pool:
+        window = max(2 * options.batch_size, 4 * workers)
+        for job, result in zip(todo, bounded_map(pool, work, todo, window), strict=True):
+            ref, stored = job
+            if isinstance(result, SameContent):
+                if stored is not None and result.item_id == stored.item.id:
+                    touches.append((result.item_id, ref.mtime_ns / 1e9, ref.signature))
+                    report.unchanged += 1
+                elif result.item_id not in claimed:
+                    claimed.add(result.item_id)
+                    flush()
+                    store.move_item(result.item_id, ref.path, ref.mtime_ns / 1e9, ref.signature)
+                    report.updated += 1
+                    report.moved += 1
+                else:
+                    # a second copy of moved content: decode it as a new file
+                    again = prepare(ref, options.limits, None, None, {})
+                    if isinstance(again, Prepared):
+                        batch.append(again)
+                        report.added += 1
+                    elif isinstance(again, Failed):
+                        report.skipped.append(Skipped(ref.path, again.reason))
+                if bar:
+                    bar.update(1)
+            elif isinstance(result, Failed):
+                report.skipped.append(Skipped(ref.path, result.reason))
+                if stored is not None:
+                    # the file changed into something unreadable: its old vectors are stale
+                    vanished[ref.path] = stored
+                if bar:
+                    bar.update(1)
+            else:
+                batch.append(result)
+                if stored is None:
+                    report.added += 1
+                else:
+                    report.updated += 1
+            if len(batch) >= options.batch_size:
+                flush()
+        flush()
+    if bar:
+        bar.close()
+    gone = [s.item.id for p, s in vanished.items() if s.item.id not in claimed]
+    report.removed = store.delete_items(gone)
+    return report

@@ -1,0 +1,139 @@
+"""Turning one file into what the encoders need: decoded pixels or passages, the text that
+belongs to an image, metadata, and a content hash. Runs in worker threads."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from xmodal.errors import DecodeError
+from xmodal.media.image import decode_image, filename_words
+from xmodal.media.limits import DecodeLimits
+from xmodal.media.text import decode_text, passages, sidecar_text
+from xmodal.media.walk import FileRef
+from xmodal.records import Modality, Segment
+
+
+@dataclass(slots=True)
+class Prepared:
+    ref: FileRef
+    content_hash: str
+    segments: list[Segment]
+    metadata: dict[str, Any]
+    text: str
+    image: Image.Image | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SameContent:
+    """The bytes are those of an item already stored (unchanged, or moved here)."""
+
+    ref: FileRef
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    ref: FileRef
+    reason: str
+
+
+@dataclass(slots=True)
+class _Read:
+    data: bytes
+    sidecars: dict[str, bytes] = field(default_factory=dict)
+
+
+def _read(ref: FileRef, limits: DecodeLimits) -> _Read:
+    if ref.size > limits.max_file_bytes:
+        raise DecodeError(f"file larger than {limits.max_file_bytes} bytes")
+    try:
+        with open(ref.path, "rb") as f:
+            data = f.read(limits.max_file_bytes + 1)
+    except OSError as e:
+        raise DecodeError(f"cannot read: {e.strerror or e}") from None
+    out = _Read(data)
+    for side in ref.sidecars:
+        try:
+            with open(side, "rb") as f:
+                out.sidecars[side] = f.read(1_000_000)
+        except OSError:
+            continue
+    return out
+
+
+def content_hash(read: _Read) -> str:
+    h = hashlib.blake2b(read.data, digest_size=16)
+    for name in sorted(read.sidecars):
+        h.update(b"\0" + os.path.basename(name).encode("utf-8", "surrogateescape") + b"\0")
+        h.update(read.sidecars[name])
+    return h.hexdigest()
+
+
+def prepare(
+    ref: FileRef,
+    limits: DecodeLimits,
+    stored_hash: str | None,
+    stored_id: str | None,
+    vanished: Mapping[str, str],
+) -> Prepared | SameContent | Failed:
+    """Read, hash and decode ``ref``; decoding is skipped when the content is already stored
+    under this path (``stored_hash``) or under a path that disappeared (``vanished``)."""
+    try:
+        read = _read(ref, limits)
+        digest = content_hash(read)
+        if stored_id is not None and digest == stored_hash:
+            return SameContent(ref, stored_id)
+        if stored_id is None and digest in vanished:
+            return SameContent(ref, vanished[digest])
+        if ref.modality is Modality.IMAGE:
+            return _prepare_image(ref, read, digest, limits)
+        return _prepare_text(ref, read, digest, limits)
+    except DecodeError as e:
+        return Failed(ref, str(e))
+    except MemoryError:
+        return Failed(ref, "out of memory while decoding")
+    except Exception as e:  # a decoder bug must cost one file, not the run
+        return Failed(ref, f"unexpected decoder error: {type(e).__name__}: {e}")
+
+
+def _prepare_image(ref: FileRef, read: _Read, digest: str, limits: DecodeLimits) -> Prepared:
+    decoded = decode_image(read.data, limits)
+    parts: list[str] = []
+    for name, data in read.sidecars.items():
+        t = sidecar_text(data, os.path.splitext(name)[1].lower())
+        if t:
+            parts.append(t)
+    parts.extend(decoded.embedded_text)
+    words = filename_words(os.path.splitext(os.path.basename(ref.path))[0])
+    if words:
+        parts.append(words)
+    attached = ". ".join(dict.fromkeys(p.strip() for p in parts if p.strip()))
+    metadata: dict[str, Any] = {
+        "width": decoded.width,
+        "height": decoded.height,
+        "format": decoded.format,
+    }
+    if ref.sidecars:
+        metadata["sidecars"] = [os.path.basename(s) for s in ref.sidecars]
+    if decoded.embedded_text:
+        metadata["embedded_text"] = decoded.embedded_text
+    return Prepared(ref, digest, [Segment(0, attached)], metadata, attached, decoded.image)
+
+
+def _prepare_text(ref: FileRef, read: _Read, digest: str, limits: DecodeLimits) -> Prepared:
+    text = decode_text(read.data, limits)
+    chunks = passages(text)
+    if not chunks:
+        raise DecodeError("no text in file")
+    segments = [Segment(n, chunk) for n, chunk in enumerate(chunks)]
+    metadata: dict[str, Any] = {"chars": len(text), "passages": len(chunks)}
+    title = next((line.strip("# ").strip() for line in text.splitlines() if line.strip()), "")
+    if title:
+        metadata["title"] = title[:200]
+    return Prepared(ref, digest, segments, metadata, text[:10_000])

@@ -1,0 +1,1 @@
+"""Decoding and segmenting media safely, with limits passed down explicitly."""

@@ -1,0 +1,22 @@
+"""Limits on what a decoder may be asked to do, passed down explicitly to every decoder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeLimits:
+    #: images claiming more pixels than this are refused before any pixel is decoded
+    max_pixels: int = 80_000_000
+    #: files larger than this are refused before they are read
+    max_file_bytes: int = 512 * 1024 * 1024
+    #: decoded images are scaled down so that their longer side is at most this
+    max_side: int = 512
+    #: text documents are cut to this many characters
+    max_text_chars: int = 2_000_000
+    #: Pillow formats allowed; anything else is refused even if Pillow could open it
+    image_formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO", "HEIF")
+
+
+DEFAULT_LIMITS = DecodeLimits()

@@ -1,0 +1,53 @@
+"""The collection's single-writer lock (an advisory ``flock``, released by the kernel when the
+holder dies, so a killed index run never leaves a stale lock)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+from types import TracebackType
+
+from xmodal.errors import CollectionLockedError
+
+LOCK_NAME = "write.lock"
+
+
+class WriteLock:
+    def __init__(self, root: Path, wait: float = 0.0) -> None:
+        self.path = root / LOCK_NAME
+        self.wait = wait
+        self._fd: int | None = None
+
+    def __enter__(self) -> WriteLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                    os.close(fd)
+                    raise CollectionLockedError(
+                        f"collection {self.path.parent} is being written by another process "
+                        f"(pid {holder}); wait for it to finish or pass --wait SECONDS"
+                    ) from None
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

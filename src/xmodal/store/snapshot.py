@@ -1,0 +1,64 @@
+"""Per-space vector snapshots on disk, so a search process does not re-read every vector
+from SQLite. A snapshot is derived data keyed by the store's generation: stale ones are
+rebuilt, half-written ones are never read (written to a temporary name, then renamed)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from xmodal.store.sqlite import Store
+
+SNAPSHOT_DIR = "snapshots"
+
+
+def _slug(space: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in space)
+    return f"{safe}-{hashlib.sha1(space.encode()).hexdigest()[:8]}"
+
+
+def _atomic_save(path: Path, arr: np.ndarray) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, arr)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def load_space(store: Store, space: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(segment ids, vectors) of ``space`` as of the store's current generation."""
+    folder = store.root / SNAPSHOT_DIR
+    gen = store.generation()
+    base = folder / f"{_slug(space)}.g{gen}"
+    ids_path, vec_path = base.with_suffix(".ids.npy"), base.with_suffix(".vec.npy")
+    if ids_path.exists() and vec_path.exists():
+        try:
+            ids = np.load(ids_path)
+            vecs = np.load(vec_path, mmap_mode="r")
+            if vecs.shape == (len(ids), dim):
+                return ids, np.asarray(vecs)
+        except (OSError, ValueError):
+            pass
+    gen, ids, vecs = store.load_vectors(space, dim)
+    try:
+        folder.mkdir(exist_ok=True)
+        base = folder / f"{_slug(space)}.g{gen}"
+        # ids first: a reader needs both, and the vectors file is the one it checks last
+        _atomic_save(base.with_suffix(".ids.npy"), ids)
+        _atomic_save(base.with_suffix(".vec.npy"), vecs)
+        for old in folder.glob(f"{_slug(space)}.g*.npy"):
+            if not old.name.startswith(base.name + "."):
+                with contextlib.suppress(OSError):
+                    old.unlink()
+    except OSError:
+        pass  # a read-only collection still searches, just without a snapshot
+    return ids, vecs

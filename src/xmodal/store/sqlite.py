@@ -1,0 +1,350 @@
+"""The durable collection store: items, segments, vectors and spaces in one SQLite database.
+
+Every change runs in one ``BEGIN IMMEDIATE`` transaction, so a crash at any moment leaves
+either all of a batch or none of it; WAL mode lets searches read the last committed state
+while an index run writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xmodal.encoders.base import EncoderSpec
+from xmodal.errors import EncoderMismatchError, UsageError
+from xmodal.query.filters import Filters
+from xmodal.records import Item, Modality, Segment
+from xmodal.store.schema import ensure_schema
+
+DB_NAME = "xmodal.db"
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceRecord:
+    name: str
+    spec: EncoderSpec
+    fingerprint: str
+    dim: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """An item as the store holds it, with what incremental indexing compares."""
+
+    item: Item
+    signature: str
+    encoded: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRef:
+    item: Item
+    segment: Segment
+
+
+@dataclass(slots=True)
+class NewItem:
+    """Everything one item needs to be written: its record, segments and their vectors."""
+
+    path: str
+    modality: Modality
+    content_hash: str
+    size: int
+    mtime: float
+    signature: str
+    metadata: dict[str, Any]
+    text: str
+    segments: list[Segment]
+    #: space name -> (segment ordinals, vectors row-aligned with them)
+    vectors: dict[str, tuple[list[int], np.ndarray]]
+    encoded: frozenset[str]
+
+
+def _item_from_row(row: sqlite3.Row) -> Item:
+    return Item(
+        id=row["id"],
+        path=row["path"],
+        modality=Modality(row["modality"]),
+        content_hash=row["content_hash"],
+        size=row["size"],
+        mtime=row["mtime"],
+        metadata=json.loads(row["metadata"]),
+        text=row["text"],
+    )
+
+
+class Store:
+    def __init__(self, root: str | os.PathLike[str], create: bool = True) -> None:
+        self.root = Path(root)
+        db = self.root / DB_NAME
+        if not db.exists():
+            if not create:
+                raise UsageError(f"no collection at {self.root}; create one with `xmodal index`")
+            if self.root.exists() and not self.root.is_dir():
+                raise UsageError(f"{self.root} exists and is not a folder")
+            self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(
+                db, timeout=60.0, isolation_level=None, check_same_thread=False
+            )
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            ensure_schema(self.conn, str(self.root))
+        except sqlite3.DatabaseError as e:
+            raise UsageError(f"cannot open collection {self.root}: {e}") from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write; bumps the generation that derived caches are keyed on."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+            self.conn.execute(
+                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'"
+            )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several reads."""
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            self.conn.execute("COMMIT")
+
+    def generation(self) -> int:
+        row = self.conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0])
+
+    # -- meta and spaces ----------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.write() as c:
+            c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def spaces(self) -> dict[str, SpaceRecord]:
+        rows = self.conn.execute("SELECT name, spec, fingerprint, dim FROM spaces ORDER BY name")
+        return {
+            r["name"]: SpaceRecord(
+                r["name"], EncoderSpec.from_json(json.loads(r["spec"])), r["fingerprint"], r["dim"]
+            )
+            for r in rows
+        }
+
+    def ensure_space(self, spec: EncoderSpec) -> None:
+        """Register the space ``spec.name`` or check that it was built by the same encoder."""
+        existing = self.spaces().get(spec.name)
+        fp = spec.fingerprint()
+        if existing is not None:
+            if existing.fingerprint != fp:
+                raise EncoderMismatchError(
+                    f"space {spec.name!r} in {self.root} was built with "
+                    f"{existing.spec.weights} (dim {existing.dim}); the encoder now installed is "
+                    f"{spec.weights} (dim {spec.dim}); vectors of different encoders never mix: "
+                    "index into a new collection"
+                )
+            return
+        with self.write() as c:
+            c.execute(
+                "INSERT INTO spaces(name, spec, fingerprint, dim, created_at) VALUES (?,?,?,?,?)",
+                (spec.name, json.dumps(spec.to_json()), fp, spec.dim, time.time()),
+            )
+
+    # -- items ----------------------------------------------------------------------------
+
+    def _stored(self, row: sqlite3.Row) -> StoredItem:
+        encoded = frozenset(json.loads(row["encoded"]))
+        return StoredItem(_item_from_row(row), row["signature"], encoded)
+
+    def item_by_path(self, path: str) -> StoredItem | None:
+        row = self.conn.execute("SELECT * FROM items WHERE path=?", (path,)).fetchone()
+        return None if row is None else self._stored(row)
+
+    def item(self, item_id: str) -> Item | None:
+        row = self.conn.execute("SELECT * FROM items WHERE id=?", (item_id,)).fetchone()
+        return None if row is None else _item_from_row(row)
+
+    def items_by_path(self) -> dict[str, StoredItem]:
+        return {r["path"]: self._stored(r) for r in self.conn.execute("SELECT * FROM items")}
+
+    def iter_items(self) -> Iterator[Item]:
+        for row in self.conn.execute("SELECT * FROM items ORDER BY path").fetchall():
+            yield _item_from_row(row)
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+    def ids(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.conn.execute("SELECT path, id FROM items ORDER BY path")}
+
+    def segments(self, item_id: str) -> list[Segment]:
+        rows = self.conn.execute(
+            "SELECT ordinal, text, start, end FROM segments WHERE item_id=? ORDER BY ordinal",
+            (item_id,),
+        )
+        return [Segment(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def put_items(self, items: Sequence[NewItem]) -> list[str]:
+        """Insert or replace ``items`` (matched by path) in one transaction; returns ids."""
+        ids = []
+        now = time.time()
+        with self.write() as c:
+            for it in items:
+                row = c.execute("SELECT id FROM items WHERE path=?", (it.path,)).fetchone()
+                item_id = row[0] if row else secrets.token_hex(8)
+                if row:
+                    c.execute("DELETE FROM segments WHERE item_id=?", (item_id,))
+                c.execute(
+                    "INSERT OR REPLACE INTO items(id, path, modality, content_hash, size, mtime,"
+                    " signature, encoded, metadata, text, indexed_at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        item_id,
+                        it.path,
+                        str(it.modality),
+                        it.content_hash,
+                        it.size,
+                        it.mtime,
+                        it.signature,
+                        json.dumps(sorted(it.encoded)),
+                        json.dumps(it.metadata, ensure_ascii=False),
+                        it.text,
+                        now,
+                    ),
+                )
+                seg_ids: dict[int, int] = {}
+                for seg in it.segments:
+                    cur = c.execute(
+                        "INSERT INTO segments(item_id, ordinal, start, end, text)"
+                        " VALUES (?,?,?,?,?)",
+                        (item_id, seg.ordinal, seg.start, seg.end, seg.text),
+                    )
+                    assert cur.lastrowid is not None
+                    seg_ids[seg.ordinal] = cur.lastrowid
+                for space, (ordinals, vecs) in it.vectors.items():
+                    c.executemany(
+                        "INSERT INTO vectors(segment_id, space, vector) VALUES (?,?,?)",
+                        (
+                            (seg_ids[o], space, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                            for o, v in zip(ordinals, vecs, strict=True)
+                        ),
+                    )
+                ids.append(item_id)
+        return ids
+
+    def move_item(self, item_id: str, path: str, mtime: float, signature: str) -> None:
+        with self.write() as c:
+            c.execute(
+                "UPDATE items SET path=?, mtime=?, signature=? WHERE id=?",
+                (path, mtime, signature, item_id),
+            )
+
+    def touch_items(self, updates: Iterable[tuple[str, float, str]]) -> None:
+        """Record new (mtime, signature) for items whose content did not change."""
+        with self.write() as c:
+            c.executemany(
+                "UPDATE items SET mtime=?, signature=? WHERE id=?",
+                ((m, s, i) for i, m, s in updates),
+            )
+
+    def delete_items(self, item_ids: Sequence[str]) -> int:
+        if not item_ids:
+            return 0
+        with self.write() as c:
+            n = 0
+            for i in range(0, len(item_ids), 500):
+                chunk = item_ids[i : i + 500]
+                cur = c.execute(
+                    f"DELETE FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                )
+                n += cur.rowcount
+        return n
+
+    # -- vectors --------------------------------------------------------------------------
+
+    def load_vectors(self, space: str, dim: int) -> tuple[int, np.ndarray, np.ndarray]:
+        """(generation, segment ids, matrix) of one space, read from one snapshot."""
+        with self.read() as c:
+            gen = self.generation()
+            count = c.execute("SELECT COUNT(*) FROM vectors WHERE space=?", (space,)).fetchone()[0]
+            ids = np.empty(count, dtype=np.int64)
+            mat = np.empty((count, dim), dtype=np.float32)
+            rows = c.execute(
+                "SELECT segment_id, vector FROM vectors WHERE space=? ORDER BY segment_id",
+                (space,),
+            )
+            for n, (sid, blob) in enumerate(rows):
+                ids[n] = sid
+                mat[n] = np.frombuffer(blob, dtype=np.float32)
+        return gen, ids, mat
+
+    def allowed_segments(self, filters: Filters) -> np.ndarray:
+        where, params = filters.where()
+        rows = self.conn.execute(
+            f"SELECT s.id FROM segments s JOIN items i ON i.id = s.item_id WHERE {where}", params
+        ).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def resolve_segments(self, segment_ids: Iterable[int]) -> dict[int, SegmentRef]:
+        ids = list({int(s) for s in segment_ids})
+        out: dict[int, SegmentRef] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            rows = self.conn.execute(
+                "SELECT s.id AS sid, s.ordinal, s.start, s.end, s.text AS stext, i.*"
+                " FROM segments s JOIN items i ON i.id = s.item_id"
+                f" WHERE s.id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for r in rows:
+                out[r["sid"]] = SegmentRef(
+                    _item_from_row(r), Segment(r["ordinal"], r["stext"], r["start"], r["end"])
+                )
+        return out
+
+    def check_consistency(self) -> list[str]:
+        """Problems a crash could have left behind; an empty list means consistent."""
+        problems = []
+        q = {
+            "vectors without a segment": "SELECT COUNT(*) FROM vectors v"
+            " LEFT JOIN segments s ON s.id = v.segment_id WHERE s.id IS NULL",
+            "segments without an item": "SELECT COUNT(*) FROM segments s"
+            " LEFT JOIN items i ON i.id = s.item_id WHERE i.id IS NULL",
+            "items without a segment": "SELECT COUNT(*) FROM items i"
+            " LEFT JOIN segments s ON s.item_id = i.id WHERE s.id IS NULL",
+            "vectors of an unknown space": "SELECT COUNT(*) FROM vectors v"
+            " LEFT JOIN spaces p ON p.name = v.space WHERE p.name IS NULL",
+        }
+        for what, sql in q.items():
+            n = self.conn.execute(sql).fetchone()[0]
+            if n:
+                problems.append(f"{n} {what}")
+        ok = self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+        if ok != "ok":
+            problems.append(f"integrity check: {ok}")
+        return problems
