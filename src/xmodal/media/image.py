@@ -140,6 +140,12 @@ def _xmp_text(im: Image.Image) -> list[str]:
     return out
 
 
+def _allowed(limits: DecodeLimits) -> list[str]:
+    """The allowed formats that this Pillow build can open (HEIF only with its plugin)."""
+    Image.init()
+    return [f for f in limits.image_formats if f in Image.OPEN]
+
+
 def decode_image(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodedImage:
     """Decode ``data`` into an RGB image no larger than ``limits.max_side`` on its long side.
 
@@ -154,7 +160,7 @@ def decode_image(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodedI
         # below instead, so its warning is noise here.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            im: Image.Image = Image.open(io.BytesIO(data), formats=list(limits.image_formats))
+            im: Image.Image = Image.open(io.BytesIO(data), formats=_allowed(limits))
         except Image.DecompressionBombError as e:
             raise DecodeError(f"image too large to decode safely ({e})") from None
         except UnidentifiedImageError:
@@ -198,7 +204,7 @@ def filename_words(stem: str) -> str:
         for w in token.split():
             if not w or w.isdigit() or _CAMERA_PREFIX.match(w):
                 continue
-            if len(w) >= 6 and re.fullmatch(r"[0-9a-fA-F]+", w) and any(c.isdigit() for c in w):
+            if len(w) >= 4 and re.fullmatch(r"[0-9a-fA-F]+", w) and any(c.isdigit() for c in w):
                 continue
             words.append(w.lower())
     return " ".join(words)

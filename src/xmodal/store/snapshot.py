@@ -22,6 +22,11 @@ def _slug(space: str) -> str:
     return f"{safe}-{hashlib.sha1(space.encode()).hexdigest()[:8]}"
 
 
+def _paths(folder: Path, space: str, gen: int) -> tuple[Path, Path]:
+    base = f"{_slug(space)}.g{gen}"
+    return folder / f"{base}.ids.npy", folder / f"{base}.vec.npy"
+
+
 def _atomic_save(path: Path, arr: np.ndarray) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
     try:
@@ -38,8 +43,7 @@ def load_space(store: Store, space: str, dim: int) -> tuple[np.ndarray, np.ndarr
     """(segment ids, vectors) of ``space`` as of the store's current generation."""
     folder = store.root / SNAPSHOT_DIR
     gen = store.generation()
-    base = folder / f"{_slug(space)}.g{gen}"
-    ids_path, vec_path = base.with_suffix(".ids.npy"), base.with_suffix(".vec.npy")
+    ids_path, vec_path = _paths(folder, space, gen)
     if ids_path.exists() and vec_path.exists():
         try:
             ids = np.load(ids_path)
@@ -51,12 +55,11 @@ def load_space(store: Store, space: str, dim: int) -> tuple[np.ndarray, np.ndarr
     gen, ids, vecs = store.load_vectors(space, dim)
     try:
         folder.mkdir(exist_ok=True)
-        base = folder / f"{_slug(space)}.g{gen}"
-        # ids first: a reader needs both, and the vectors file is the one it checks last
-        _atomic_save(base.with_suffix(".ids.npy"), ids)
-        _atomic_save(base.with_suffix(".vec.npy"), vecs)
+        ids_path, vec_path = _paths(folder, space, gen)
+        _atomic_save(ids_path, ids)
+        _atomic_save(vec_path, vecs)
         for old in folder.glob(f"{_slug(space)}.g*.npy"):
-            if not old.name.startswith(base.name + "."):
+            if old not in (ids_path, vec_path):
                 with contextlib.suppress(OSError):
                     old.unlink()
     except OSError:

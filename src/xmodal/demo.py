@@ -1,0 +1,115 @@
+"""The main job on its embedded default: build the OpenMoji sample, index it, search it,
+and draw the results as a contact sheet."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from xmodal.collection import Collection
+from xmodal.records import Modality, SearchHit
+
+_THUMB = 96
+_LABEL_W = 220
+_IMAGE_QUERY_HEX = "1F431"  # cat face: a picture that should find other cats and the words
+
+
+def _find_image_query(sample: Path) -> Path | None:
+    for p in sorted(sample.rglob(f"{_IMAGE_QUERY_HEX}-*.png")):
+        return p
+    return next(iter(sorted(sample.rglob("*.png"))), None)
+
+
+def _text_tile(text: str) -> Image.Image:
+    tile = Image.new("RGB", (_THUMB, _THUMB), (245, 245, 235))
+    draw = ImageDraw.Draw(tile)
+    font = ImageFont.load_default()
+    lines = textwrap.wrap(" ".join(text.split()), width=14)[:7]
+    draw.multiline_text((4, 4), "\n".join(lines), fill=(40, 40, 40), font=font, spacing=2)
+    return tile
+
+
+def _tile(hit: SearchHit) -> Image.Image:
+    if hit.modality is Modality.IMAGE:
+        try:
+            with Image.open(hit.path) as im:
+                im = im.convert("RGBA")
+                bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+                rgb = Image.alpha_composite(bg, im).convert("RGB")
+                rgb.thumbnail((_THUMB, _THUMB))
+                tile = Image.new("RGB", (_THUMB, _THUMB), (255, 255, 255))
+                tile.paste(rgb, ((_THUMB - rgb.width) // 2, (_THUMB - rgb.height) // 2))
+                return tile
+        except OSError:
+            pass
+    return _text_tile(hit.text or os.path.basename(hit.path))
+
+
+def contact_sheet(rows: Sequence[tuple[str, Sequence[SearchHit]]], out: Path) -> Path:
+    """One row per query: the query on the left, its results' thumbnails in rank order."""
+    k = max((len(h) for _, h in rows), default=1)
+    pad = 6
+    sheet = Image.new(
+        "RGB", (_LABEL_W + k * (_THUMB + pad) + pad, len(rows) * (_THUMB + 2 * pad)), "white"
+    )
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default()
+    for r, (label, hits) in enumerate(rows):
+        y = r * (_THUMB + 2 * pad) + pad
+        draw.multiline_text(
+            (pad, y + 4), "\n".join(textwrap.wrap(label, 30)[:6]), fill="black", font=font
+        )
+        for c, hit in enumerate(hits):
+            x = _LABEL_W + c * (_THUMB + pad)
+            sheet.paste(_tile(hit), (x, y))
+            draw.rectangle((x, y, x + _THUMB - 1, y + _THUMB - 1), outline=(200, 200, 200))
+    tmp = out.with_suffix(".tmp.png")
+    sheet.save(tmp)
+    os.replace(tmp, out)
+    return out
+
+
+def run_demo(
+    db: str | None,
+    sample: str | None,
+    limit: int | None,
+    queries: Sequence[str],
+    k: int = 5,
+    progress: bool = True,
+) -> int:
+    from xmodal.datasets.openmoji import build_sample, cache_dir
+
+    base = cache_dir()
+    sample_dir = Path(sample) if sample else base / "samples" / f"openmoji-{limit or 'all'}"
+    db_dir = Path(db) if db else base / "demo-db"
+    print(f"sample: OpenMoji drawings (CC BY-SA 4.0, openmoji.org) in {sample_dir}")
+    build_sample(sample_dir, limit=limit, progress=progress)
+
+    def bar(total: int) -> object:
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc="indexing", unit="file", file=sys.stderr)
+
+    with Collection.open(db_dir) as col:
+        report = col.index([sample_dir], progress=bar if progress else None)
+        print(f"collection {db_dir}: {report.summary()}")
+        rows: list[tuple[str, list[SearchHit]]] = []
+        for q in queries:
+            rows.append((q, col.search(q, k=k)))
+        img = _find_image_query(sample_dir)
+        if img is not None:
+            rows.append((f"image: {img.name}", col.search(image=str(img), k=k)))
+        for label, hits in rows:
+            print(f"\n> {label}")
+            for rank, h in enumerate(hits, start=1):
+                name = os.path.basename(h.path)
+                snippet = " ".join(h.text.split())[:60]
+                print(f"  {rank}. {h.score:.4f}  {h.modality:<5} {name:<40} {snippet}")
+        sheet = contact_sheet(rows, db_dir / "demo-results.png")
+    print(f"\ncontact sheet of these results: {sheet}")
+    return 0

@@ -1,0 +1,259 @@
+"""A folder of ordinary and awkward inputs for end-to-end tests, generated on the spot.
+
+``make_awkward_folder(root)`` writes the files (Pillow and NumPy only, no network) and returns
+what an index run must make of each, keyed by the path relative to ``root``:
+
+- ``INDEXED``: the file must become an item;
+- ``IGNORED``: the file must be neither an item nor reported as skipped (hidden files, the
+  sidecars that describe an image);
+- ``"skip:REGEX"``: the file must be reported in ``skipped`` with a reason matching ``REGEX``
+  (case-insensitive) and must not become an item.
+
+Paths that are not valid UTF-8 are keyed by the form the CLI reports them in: the bad bytes
+written as ``\\xNN`` escapes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+INDEXED = "indexed"
+IGNORED = "ignored"
+SKIP = "skip:"
+
+#: the caption of ``captioned.jpg`` (sidecar .txt) and ``json_captioned.png`` (sidecar .json)
+TXT_CAPTION = "a lighthouse on a rocky coast at dusk"
+JSON_CAPTION = "a steaming bowl of ramen noodles with chopsticks"
+EXIF_DESCRIPTION = "a red kite flying over green hills"
+EXIF_KEYWORDS = ("kite", "hills")
+
+
+def indexed(expect: dict[str, str]) -> set[str]:
+    return {p for p, v in expect.items() if v == INDEXED}
+
+
+def skipped(expect: dict[str, str]) -> dict[str, str]:
+    """``{relative path: reason regex}`` of the files that must be reported as skipped."""
+    return {p: v[len(SKIP) :] for p, v in expect.items() if v.startswith(SKIP)}
+
+
+def reason_matches(pattern: str, reason: str) -> bool:
+    return re.search(pattern, reason, re.IGNORECASE) is not None
+
+
+# -- pixels ---------------------------------------------------------------------------------
+
+
+def shape_image(
+    kind: str, fg: tuple[int, int, int], bg: tuple[int, int, int], size: int = 96
+) -> Image.Image:
+    """A simple, distinct picture: one shape of colour ``fg`` on ``bg``."""
+    im = Image.new("RGB", (size, size), bg)
+    d = ImageDraw.Draw(im)
+    s = size
+    if kind == "square":
+        d.rectangle((s // 5, s // 5, 4 * s // 5, 4 * s // 5), fill=fg)
+    elif kind == "circle":
+        d.ellipse((s // 6, s // 6, 5 * s // 6, 5 * s // 6), fill=fg)
+    elif kind == "triangle":
+        d.polygon([(s // 2, s // 8), (s // 8, 7 * s // 8), (7 * s // 8, 7 * s // 8)], fill=fg)
+    elif kind == "stripes":
+        for x in range(0, s, s // 8):
+            d.rectangle((x, 0, x + s // 16, s), fill=fg)
+    elif kind == "checker":
+        step = s // 6
+        for y in range(0, s, step):
+            for x in range(0, s, step):
+                if (x // step + y // step) % 2 == 0:
+                    d.rectangle((x, y, x + step - 1, y + step - 1), fill=fg)
+    elif kind == "cross":
+        d.rectangle((2 * s // 5, 0, 3 * s // 5, s), fill=fg)
+        d.rectangle((0, 2 * s // 5, s, 3 * s // 5), fill=fg)
+    elif kind == "ring":
+        d.ellipse((s // 8, s // 8, 7 * s // 8, 7 * s // 8), outline=fg, width=s // 10)
+    elif kind == "diagonal":
+        d.polygon([(0, 0), (s, 0), (0, s)], fill=fg)
+    elif kind == "arrow":
+        # an orientation-dependent picture: an arrow pointing right, off-centre
+        d.rectangle((s // 10, 2 * s // 5, 3 * s // 5, 3 * s // 5 - 1), fill=fg)
+        d.polygon([(3 * s // 5, s // 5), (9 * s // 10, s // 2), (3 * s // 5, 4 * s // 5)], fill=fg)
+        d.rectangle((0, 0, s // 8, s // 8), fill=(0, 0, 0))
+    else:
+        raise ValueError(kind)
+    return im
+
+
+def noise_image(seed: int, size: int = 64) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), "RGB")
+
+
+def encoded(im: Image.Image, fmt: str, **kw: object) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A syntactically valid PNG whose header claims ``width`` x ``height`` RGB pixels, with a
+    tiny IDAT: a decompression bomb's header without the bomb."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+# the upright picture of ``modes/rotated.jpg`` and the frames of ``modes/animated.gif``, so that
+# tests can search with them
+def rotated_upright() -> Image.Image:
+    return shape_image("arrow", (20, 160, 200), (250, 240, 200), size=96).resize((96, 64))
+
+
+def gif_frames() -> list[Image.Image]:
+    first = shape_image("checker", (230, 0, 230), (0, 200, 200))
+    second = shape_image("circle", (0, 0, 0), (255, 255, 0))
+    return [first, second]
+
+
+# -- the folder -----------------------------------------------------------------------------
+
+
+def make_awkward_folder(root: Path) -> dict[str, str]:
+    """Write the awkward folder under ``root`` and return the expectations (see module doc)."""
+    root.mkdir(parents=True, exist_ok=True)
+    expect: dict[str, str] = {}
+
+    def put(rel: str, data: bytes, expectation: str) -> Path:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        expect[rel] = expectation
+        return path
+
+    # ordinary images, one per format, each a distinct shape and colour
+    put("red_square.jpg", encoded(shape_image("square", (220, 20, 20), (255, 255, 255)), "JPEG",
+                                  quality=92), INDEXED)
+    put("blue_circle.png", encoded(shape_image("circle", (20, 40, 220), (240, 240, 240)), "PNG"),
+        INDEXED)
+    put("green_triangle.webp",
+        encoded(shape_image("triangle", (30, 180, 40), (250, 250, 250)), "WEBP", quality=90),
+        INDEXED)
+    put("orange_stripes.bmp", encoded(shape_image("stripes", (250, 140, 0), (20, 20, 60)), "BMP"),
+        INDEXED)
+    put("purple_checker.tiff",
+        encoded(shape_image("checker", (120, 20, 160), (255, 255, 200)), "TIFF"), INDEXED)
+
+    # text documents
+    put("notes/meeting.txt",
+        b"Meeting notes\n\nWe discussed the quarterly budget and the new office in Lisbon.\n",
+        INDEXED)
+    put("notes/readme.md",
+        b"# Gardening\n\nTomatoes need full sun and regular watering.\n", INDEXED)
+    put("notes/latin1.txt",
+        "Recette: café crème brûlée, à déguster froid.\n".encode("latin-1"), INDEXED)
+
+    # images with sidecars: the sidecar is words about the image, not a document of its own
+    put("captioned.jpg", encoded(shape_image("ring", (200, 200, 30), (10, 60, 20)), "JPEG"),
+        INDEXED)
+    put("captioned.txt", (TXT_CAPTION + "\n").encode(), IGNORED)
+    put("json_captioned.png", encoded(shape_image("cross", (90, 50, 20), (180, 220, 255)), "PNG"),
+        INDEXED)
+    put("json_captioned.json", json.dumps({"caption": JSON_CAPTION}).encode(), IGNORED)
+
+    # broken files
+    jpeg = encoded(noise_image(1, 128), "JPEG", quality=90)
+    put("broken/truncated.jpg", jpeg[: len(jpeg) // 2], SKIP + "truncated|corrupt")
+    png = encoded(noise_image(2, 128), "PNG")
+    put("broken/truncated.png", png[: len(png) // 2], SKIP + "truncated|corrupt")
+    put("broken/empty.jpg", b"", SKIP + "empty")
+    put("broken/not_really.png", b"this is plain text, not a picture\n" * 4,
+        SKIP + "not a supported image|unrecognised|unidentified")
+    put("broken/bomb.png", png_claiming(50_000, 50_000), SKIP + "too large|over the limit|pixels")
+    put("broken/binary.txt", b"\x00\x01\x02\x03binary\x00data" * 64, SKIP + "binary")
+
+    # colour modes, animation, orientation, metadata
+    frames = gif_frames()
+    put("modes/animated.gif",
+        encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0),
+        INDEXED)
+    put("modes/cmyk.jpg",
+        encoded(shape_image("diagonal", (0, 120, 60), (250, 250, 250)).convert("CMYK"), "JPEG"),
+        INDEXED)
+    grey16 = (np.linspace(0, 65535, 80 * 80).reshape(80, 80)).astype(np.uint16)
+    im16 = Image.fromarray(grey16)
+    assert im16.mode.startswith("I;16"), im16.mode
+    put("modes/grey16.png", encoded(im16, "PNG"), INDEXED)
+    rgba = Image.new("RGBA", (80, 80), (0, 0, 0, 0))
+    ImageDraw.Draw(rgba).ellipse((10, 10, 70, 70), fill=(255, 0, 128, 200))
+    put("modes/rgba.png", encoded(rgba, "PNG"), INDEXED)
+    pal = Image.new("P", (80, 80), 0)
+    pal.putpalette([0, 0, 0, 255, 200, 0, 0, 90, 255] + [0] * (256 * 3 - 9))
+    ImageDraw.Draw(pal).rectangle((15, 15, 65, 65), fill=1)
+    ImageDraw.Draw(pal).ellipse((30, 30, 50, 50), fill=2)
+    put("modes/palette_transparent.png", encoded(pal, "PNG", transparency=0), INDEXED)
+    # stored pixels are the upright picture turned 90 degrees anticlockwise; orientation 6
+    # ("rotate 90 CW to display") makes it upright again
+    stored = rotated_upright().transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    put("modes/rotated.jpg", encoded(stored, "JPEG", quality=95, exif=exif), INDEXED)
+    exif = Image.Exif()
+    exif[0x010E] = EXIF_DESCRIPTION
+    exif[0x9C9E] = ";".join(EXIF_KEYWORDS).encode("utf-16-le") + b"\x00\x00"
+    put("modes/exif_text.jpg",
+        encoded(shape_image("square", (200, 30, 30), (120, 200, 90)), "JPEG", exif=exif), INDEXED)
+
+    # names
+    names = root / "names"
+    names.mkdir(exist_ok=True)
+    bad = os.path.join(os.fsencode(names), b"caf\xe9.jpg")
+    with open(bad, "wb") as f:
+        f.write(encoded(shape_image("square", (10, 10, 10), (200, 200, 255)), "JPEG"))
+    expect["names/caf\\xe9.jpg"] = SKIP + "UTF-8"
+    put("names/猫的照片.png", encoded(shape_image("circle", (255, 160, 200), (40, 40, 40)), "PNG"),
+        INDEXED)
+    put("names/party 🎉.png", encoded(shape_image("cross", (255, 215, 0), (128, 0, 64)), "PNG"),
+        INDEXED)
+    put("names/with some spaces.jpg",
+        encoded(shape_image("triangle", (0, 0, 0), (255, 128, 64)), "JPEG"), INDEXED)
+
+    # links: a folder link to its own folder, one to the root, and a dangling file link
+    links = root / "links"
+    links.mkdir(exist_ok=True)
+    put("links/inside.png", encoded(shape_image("diagonal", (60, 60, 200), (255, 255, 0)), "PNG"),
+        INDEXED)
+    os.symlink(".", links / "loop")
+    expect["links/loop"] = SKIP + "loop"
+    os.symlink("..", links / "up")
+    expect["links/up"] = SKIP + "loop"
+    os.symlink("does-not-exist.jpg", links / "dangling.jpg")
+    expect["links/dangling.jpg"] = SKIP + "broken symbolic link|no such file"
+
+    # hidden files and folders are not indexed, and not reported either
+    put(".hidden.jpg", encoded(shape_image("ring", (255, 0, 0), (0, 0, 255)), "JPEG"), IGNORED)
+    put(".secret/inside.png", encoded(shape_image("cross", (0, 255, 0), (0, 0, 0)), "PNG"),
+        IGNORED)
+    put(".secret/notes.txt", b"hidden notes\n", IGNORED)
+    return expect

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from helpers import draw_image
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture
+def make_image() -> Callable[..., Path]:
+    def make(
+        path: Path,
+        color: tuple[int, int, int] = (200, 30, 30),
+        shape: str = "circle",
+        size: int = 96,
+    ) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draw_image(color, shape, size).save(path)
+        return path
+
+    return make
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path, make_image: Callable[..., Path]) -> Path:
+    """A small folder: three images with words attached in three ways, two notes."""
+    root = tmp_path / "media"
+    make_image(root / "pics" / "red_bicycle.png", (220, 20, 20), "circle")
+    make_image(root / "pics" / "IMG_0001.jpg", (20, 40, 220), "square")
+    (root / "pics" / "IMG_0001.txt").write_text("waves on the sea at a sandy beach")
+    make_image(root / "pics" / "forest.png", (20, 160, 40), "triangle")
+    (root / "pics" / "forest.json").write_text('{"caption": "tall pine trees", "tags": ["woods"]}')
+    (root / "notes").mkdir()
+    (root / "notes" / "invoice.md").write_text("# Invoice\n\nPayment due for consulting work.")
+    (root / "notes" / "recipe.txt").write_text("Bake the bread for forty minutes at 200 degrees.")
+    return root
