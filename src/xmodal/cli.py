@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from xmodal.errors import XmodalError
@@ -30,18 +31,6 @@ def _print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
-def _progress(enabled: bool, desc: str) -> Callable[[int], Any] | None:
-    if not enabled:
-        return None
-
-    def factory(total: int) -> Any:
-        from tqdm import tqdm
-
-        return tqdm(total=total, desc=desc, unit="file", file=sys.stderr, dynamic_ncols=True)
-
-    return factory
-
-
 def _quiet_libraries() -> None:
     # model loaders print their own bars and hub warnings; the CLI shows one bar of its own
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -62,6 +51,7 @@ def _quiet_libraries() -> None:
 def cmd_index(args: argparse.Namespace) -> int:
     from xmodal.collection import Collection
     from xmodal.ingest.pipeline import IndexOptions
+    from xmodal.progress import progress_bar
 
     options = IndexOptions(
         excludes=tuple(args.exclude or ()),
@@ -73,7 +63,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             args.paths,
             models=args.model,
             options=options,
-            progress=_progress(not (args.quiet or args.json), "indexing"),
+            progress=None if (args.quiet or args.json) else progress_bar("indexing"),
             wait=args.wait,
         )
     if args.json:
@@ -200,6 +190,34 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- metrics --------------------------------------------------------------------------------
+
+
+def _finite(values: dict[str, float]) -> dict[str, float | None]:
+    # JSON has no infinity: a median rank of "never found" is written as null
+    return {k: (v if math.isfinite(v) else None) for k, v in values.items()}
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from xmodal.eval.metrics import evaluate_files, format_table
+
+    result = evaluate_files(args.qrels, args.run, ks=tuple(args.k or (1, 5, 10)))
+    if args.json:
+        out: dict[str, Any] = dict(_finite(result.means))
+        out["num_queries"] = result.num_queries
+        if args.per_query:
+            out["per_query"] = {q: _finite(m) for q, m in result.per_query.items()}
+        _print_json(out)
+        return 0
+    if args.per_query:
+        for qid, values in result.per_query.items():
+            for name, v in values.items():
+                print(f"{name}\t{qid}\t{v:.4f}")
+    print(f"queries: {result.num_queries}")
+    print(format_table(result.means))
+    return 0
+
+
 # -- models -----------------------------------------------------------------------------------
 
 
@@ -308,6 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--check", action="store_true", help="also verify consistency")
     inf.add_argument("--json", action="store_true")
     inf.set_defaults(func=cmd_info)
+
+    me = sub.add_parser("metrics", help="retrieval metrics of a TREC run against qrels")
+    me.add_argument("--qrels", required=True, help="TREC qrels: qid 0 docid relevance")
+    me.add_argument("--run", required=True, help="TREC run: qid Q0 docid rank score tag")
+    me.add_argument("-k", type=int, action="append", help="cutoffs (repeatable; default 1 5 10)")
+    me.add_argument("--per-query", action="store_true", help="also every query's values")
+    me.add_argument("--json", action="store_true")
+    me.set_defaults(func=cmd_metrics)
 
     mo = sub.add_parser("models", help="encoders")
     msub = mo.add_subparsers(dest="models_command", required=True, parser_class=_Parser)

@@ -14,10 +14,11 @@ from xmodal.encoders.base import Encoder, l2_normalize
 from xmodal.encoders.registry import DEFAULT_ENCODERS, get_encoder
 from xmodal.errors import EncoderMismatchError, UsageError
 from xmodal.index.base import DEFAULT_INDEX, VectorIndex, create_index
-from xmodal.ingest.pipeline import IndexOptions, ProgressFactory, run_index
+from xmodal.ingest.pipeline import IndexOptions, run_index
 from xmodal.ingest.prepare import Prepared, prepare
 from xmodal.media.limits import DEFAULT_LIMITS
 from xmodal.media.walk import FileRef, modality_of
+from xmodal.progress import ProgressFactory
 from xmodal.query.filters import Filters
 from xmodal.query.fusion import FusionMethod, fuse
 from xmodal.query.parse import Query, Term, parse_query
@@ -232,6 +233,8 @@ class Collection:
             raise UsageError("nothing to search for: give a query, --image, or both")
         q = Query(tuple(terms))
         known = self.store.spaces()
+        if not known:
+            raise UsageError(f"collection {self.root} has nothing indexed yet; run `xmodal index`")
         if model is not None:
             if model not in known:
                 have = ", ".join(sorted(known)) or "none"

@@ -4,7 +4,6 @@ and draw the results as a contact sheet."""
 from __future__ import annotations
 
 import os
-import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,9 +11,15 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from xmodal.collection import Collection
+from xmodal.errors import DecodeError
+from xmodal.ingest.pipeline import IndexOptions
+from xmodal.media.image import decode_image
+from xmodal.media.limits import DecodeLimits
+from xmodal.progress import progress_bar
 from xmodal.records import Modality, SearchHit
 
 _THUMB = 96
+_EXCLUDES = ("ATTRIBUTION.txt",)
 _LABEL_W = 220
 _IMAGE_QUERY_HEX = "1F431"  # cat face: a picture that should find other cats and the words
 
@@ -37,15 +42,12 @@ def _text_tile(text: str) -> Image.Image:
 def _tile(hit: SearchHit) -> Image.Image:
     if hit.modality is Modality.IMAGE:
         try:
-            with Image.open(hit.path) as im:
-                im = im.convert("RGBA")
-                bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                rgb = Image.alpha_composite(bg, im).convert("RGB")
-                rgb.thumbnail((_THUMB, _THUMB))
-                tile = Image.new("RGB", (_THUMB, _THUMB), (255, 255, 255))
-                tile.paste(rgb, ((_THUMB - rgb.width) // 2, (_THUMB - rgb.height) // 2))
-                return tile
-        except OSError:
+            with open(hit.path, "rb") as f:
+                rgb = decode_image(f.read(), DecodeLimits(max_side=_THUMB)).image
+            tile = Image.new("RGB", (_THUMB, _THUMB), (255, 255, 255))
+            tile.paste(rgb, ((_THUMB - rgb.width) // 2, (_THUMB - rgb.height) // 2))
+            return tile
+        except (OSError, DecodeError):
             pass
     return _text_tile(hit.text or os.path.basename(hit.path))
 
@@ -90,13 +92,9 @@ def run_demo(
     print(f"sample: OpenMoji drawings (CC BY-SA 4.0, openmoji.org) in {sample_dir}")
     build_sample(sample_dir, limit=limit, progress=progress)
 
-    def bar(total: int) -> object:
-        from tqdm import tqdm
-
-        return tqdm(total=total, desc="indexing", unit="file", file=sys.stderr)
-
     with Collection.open(db_dir) as col:
-        report = col.index([sample_dir], progress=bar if progress else None)
+        bar = progress_bar("indexing") if progress else None
+        report = col.index([sample_dir], progress=bar, options=IndexOptions(excludes=_EXCLUDES))
         print(f"collection {db_dir}: {report.summary()}")
         rows: list[tuple[str, list[SearchHit]]] = []
         for q in queries:

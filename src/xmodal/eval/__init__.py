@@ -1,5 +1,5 @@
-"""Retrieval evaluation: TREC qrels/run files and ranked-retrieval metrics that agree
-with trec_eval to the last bit that matters."""
+"""Retrieval evaluation: TREC qrels and run files, and ranked-retrieval metrics that
+reproduce trec_eval's numbers."""
 
 from xmodal.eval.metrics import (
     DEFAULT_KS,

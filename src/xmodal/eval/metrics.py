@@ -170,9 +170,7 @@ def _evaluate_query(
     out["map"] = ratio(ap_running[-1] if ap_running else 0.0, num_rel)
     # No cutoff: the whole ranking against the whole ideal list.
     out["ndcg"] = ratio(lin_run[-1] if lin_run else 0.0, ideal_lin[-1] if ideal_lin else 0.0)
-    out["ndcg_exp"] = ratio(
-        exp_run[-1] if exp_run else 0.0, ideal_exp[-1] if ideal_exp else 0.0
-    )
+    out["ndcg_exp"] = ratio(exp_run[-1] if exp_run else 0.0, ideal_exp[-1] if ideal_exp else 0.0)
     out["mrr"] = 1.0 / (rel_pos[0] + 1) if rel_pos else 0.0
     out["r-precision"] = ratio(bisect_left(rel_pos, num_rel), num_rel)
     out["median_rank"] = float(rel_pos[0] + 1) if rel_pos else math.inf
@@ -189,12 +187,8 @@ def _evaluate_query(
         per_cut["recall"][k] = recall
         per_cut["f1"][k] = ratio(2 * precision * recall, precision + recall)
         per_cut["map"][k] = ratio(_upto(rel_pos, ap_running, k), num_rel)
-        per_cut["ndcg"][k] = ratio(
-            _upto(lin_pos, lin_run, k), _upto(ideal_pos, ideal_lin, k)
-        )
-        per_cut["ndcg_exp"][k] = ratio(
-            _upto(exp_pos, exp_run, k), _upto(ideal_pos, ideal_exp, k)
-        )
+        per_cut["ndcg"][k] = ratio(_upto(lin_pos, lin_run, k), _upto(ideal_pos, ideal_lin, k))
+        per_cut["ndcg_exp"][k] = ratio(_upto(exp_pos, exp_run, k), _upto(ideal_pos, ideal_exp, k))
     for metric in _CUT_METRICS:
         for k in cuts:
             out[f"{metric}@{k}"] = per_cut[metric][k]
@@ -221,7 +215,9 @@ def evaluate(
             continue
         per_query[qid] = _evaluate_query(judged, scores, cuts)
     return EvalResult(
-        means=summarize(per_query, cuts), per_query=per_query, num_queries=len(per_query),
+        means=summarize(per_query, cuts),
+        per_query=per_query,
+        num_queries=len(per_query),
         ks=cuts,
     )
 

@@ -155,11 +155,13 @@ def read_run(path: StrPath) -> Run:
     return run
 
 
-def _check_token(what: str, value: str) -> None:
-    if not value or any(c.isspace() for c in value) or value.startswith("#"):
+def _check_token(kind: str, what: str, value: str) -> None:
+    # Whitespace would split the field when read back; a leading '#' on the first field
+    # would turn the whole line into a comment.
+    if not value or any(c.isspace() for c in value) or (what == "query id" and value[0] == "#"):
         raise UsageError(
-            f"cannot write run: {what} {value!r} must be non-empty, without whitespace, "
-            "and not start with '#'"
+            f"cannot write {kind}: {what} {value!r} must be non-empty and without whitespace"
+            + (", and not start with '#'" if what == "query id" else "")
         )
 
 
@@ -172,26 +174,26 @@ def ranking_order(scores: Mapping[str, float]) -> list[tuple[str, float]]:
     return sorted(scores.items(), key=lambda item: (item[1], item[0]), reverse=True)
 
 
-def write_run(
-    path: StrPath, run: Mapping[str, Sequence[tuple[str, float]]], tag: str
-) -> None:
+def write_run(path: StrPath, run: Mapping[str, Sequence[tuple[str, float]]], tag: str) -> None:
     """Write ``{qid: [(docid, score), ...]}`` as a TREC run file, atomically.
 
     Each query's documents are written in trec_eval's ranking order, so the rank column
     agrees with how any evaluator will rank them by score. The file is written to a
     temporary name beside ``path`` and renamed over it, so a reader never sees half a run.
     """
-    _check_token("tag", tag)
+    _check_token("run", "tag", tag)
     lines: list[str] = []
     for qid, ranking in run.items():
-        _check_token("query id", qid)
+        _check_token("run", "query id", qid)
         scores: dict[str, float] = {}
         for docid, score in ranking:
-            _check_token("document id", docid)
+            _check_token("run", "document id", docid)
             value = float(score)
             if not math.isfinite(value):
-                raise UsageError(f"cannot write run: query {qid!r}, document {docid!r}: "
-                                 f"score {value!r} is not finite")
+                raise UsageError(
+                    f"cannot write run: query {qid!r}, document {docid!r}: "
+                    f"score {value!r} is not finite"
+                )
             if docid in scores:
                 raise UsageError(
                     f"cannot write run: document {docid!r} listed twice for query {qid!r}"
@@ -208,9 +210,9 @@ def write_qrels(path: StrPath, qrels: Mapping[str, Mapping[str, int]]) -> None:
     """Write ``{qid: {docid: rel}}`` as a qrels file, atomically."""
     lines: list[str] = []
     for qid, judged in qrels.items():
-        _check_token("query id", qid)
+        _check_token("qrels", "query id", qid)
         for docid, rel in judged.items():
-            _check_token("document id", docid)
+            _check_token("qrels", "document id", docid)
             lines.append(f"{qid} 0 {docid} {int(rel)}\n")
     _atomic_write_text(Path(path), "".join(lines))
 

@@ -20,29 +20,20 @@ from xmodal.encoders.base import Encoder
 from xmodal.ingest.prepare import Failed, Prepared, SameContent, prepare
 from xmodal.media.limits import DEFAULT_LIMITS, DecodeLimits
 from xmodal.media.walk import FileRef, walk
+from xmodal.progress import ProgressFactory
 from xmodal.records import IndexReport, Modality, Skipped
 from xmodal.store.sqlite import NewItem, Store, StoredItem
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-ProgressFactory = Callable[[int], "Progress"]
-
-
-class Progress:
-    """What the pipeline reports to; the CLI plugs a progress bar in, the library nothing."""
-
-    def update(self, n: int = 1) -> None: ...
-
-    def close(self) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class IndexOptions:
     excludes: tuple[str, ...] = ()
     include_hidden: bool = False
     workers: int = 0
-    batch_size: int = 64
+    #: items per encoder call and per commit; 0 takes the largest the encoders ask for
+    batch_size: int = 0
     limits: DecodeLimits = DEFAULT_LIMITS
 
 
@@ -171,8 +162,9 @@ def run_index(
             touches.clear()
 
     workers = options.workers or max(1, min(8, os.cpu_count() or 1))
+    batch_size = options.batch_size or max((e.batch_size for e in encoders), default=32)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xmodal-decode") as pool:
-        window = max(2 * options.batch_size, 4 * workers)
+        window = max(2 * batch_size, 4 * workers)
         for job, result in zip(todo, bounded_map(pool, work, todo, window), strict=True):
             ref, stored = job
             if isinstance(result, SameContent):
@@ -208,7 +200,7 @@ def run_index(
                     report.added += 1
                 else:
                     report.updated += 1
-            if len(batch) >= options.batch_size:
+            if len(batch) >= batch_size:
                 flush()
         flush()
     if bar:
