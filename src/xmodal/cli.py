@@ -218,6 +218,42 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from xmodal.collection import Collection
+    from xmodal.eval.metrics import DEFAULT_KS, format_table
+    from xmodal.eval.runner import evaluate_collection, read_queries
+    from xmodal.eval.trec import read_qrels, write_run
+    from xmodal.progress import progress_bar
+
+    if args.k <= 0:
+        return _fail("-k must be positive")
+    queries = read_queries(args.queries)
+    qrels = read_qrels(args.qrels)
+    with Collection.open(args.db, create=False) as col:
+        ev = evaluate_collection(
+            col,
+            queries,
+            qrels,
+            depth=args.k,
+            ks=sorted({*DEFAULT_KS, args.k}),
+            model=args.model,
+            base_dir=os.path.dirname(os.path.abspath(args.queries)),
+            progress=None if args.json else progress_bar("queries", unit="query"),
+        )
+    if args.run_out:
+        from xmodal.eval.trec import ranking_order
+
+        write_run(args.run_out, {q: ranking_order(s) for q, s in ev.run.items()}, tag="xmodal")
+    if args.json:
+        out: dict[str, Any] = dict(_finite(ev.result.means))
+        out["num_queries"] = ev.result.num_queries
+        _print_json(out)
+        return 0
+    print(f"queries evaluated: {ev.result.num_queries}")
+    print(format_table(ev.result.means))
+    return 0
+
+
 # -- models -----------------------------------------------------------------------------------
 
 
@@ -334,6 +370,16 @@ def build_parser() -> argparse.ArgumentParser:
     me.add_argument("--per-query", action="store_true", help="also every query's values")
     me.add_argument("--json", action="store_true")
     me.set_defaults(func=cmd_metrics)
+
+    ev = sub.add_parser("eval", help="run labelled queries on a collection and score them")
+    ev.add_argument("--db", required=True)
+    ev.add_argument("--queries", required=True, help="TSV: qid<TAB>query (image:PATH = image)")
+    ev.add_argument("--qrels", required=True, help="TREC qrels with item ids (see `ids`)")
+    ev.add_argument("--run-out", help="write the run here in TREC format")
+    ev.add_argument("-k", type=int, default=100, help="results per query (default 100)")
+    ev.add_argument("--model", help="search only this space")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=cmd_eval)
 
     mo = sub.add_parser("models", help="encoders")
     msub = mo.add_subparsers(dest="models_command", required=True, parser_class=_Parser)
