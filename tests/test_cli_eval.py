@@ -67,6 +67,29 @@ def test_eval_on_own_collection(tmp_path: Path, shapes: tuple[Path, Path]) -> No
         assert again[key] == pytest.approx(out[key], abs=1e-12)
 
 
+def test_eval_report_compares_spaces(tmp_path: Path, shapes: tuple[Path, Path]) -> None:
+    root, db = shapes
+    with Collection.open(db) as col:
+        ids = col.ids()
+    queries = tmp_path / "queries.tsv"
+    queries.write_text(f"q1\timage:{root}/red-circle.png\nq2\tred things\n")
+    qrels = tmp_path / "qrels"
+    qrels.write_text(
+        f"q1 0 {ids[str(root / 'red-square.png')]} 1\nq2 0 {ids[str(root / 'red-circle.png')]} 1\n"
+    )
+    report = tmp_path / "report"
+    p = _cli(
+        "eval", "--db", str(db), "--queries", str(queries), "--qrels", str(qrels),
+        "--model", "classic", "--report", str(report), "--compare", "classic", "--json",
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["num_queries"] == 2  # the text query scores 0 on pixels alone
+    html = (report / "index.html").read_text()
+    assert "classic" in html and "red things" in html
+    assert (report / "recall_at_k.png").stat().st_size > 1000
+    assert any((report / "thumbs").iterdir())
+
+
 def test_eval_usage_errors(tmp_path: Path, shapes: tuple[Path, Path]) -> None:
     _, db = shapes
     bad = tmp_path / "bad.tsv"

@@ -229,17 +229,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _fail("-k must be positive")
     queries = read_queries(args.queries)
     qrels = read_qrels(args.qrels)
+    if args.compare and not args.report:
+        return _fail("--compare needs --report DIR")
     with Collection.open(args.db, create=False) as col:
-        ev = evaluate_collection(
-            col,
-            queries,
-            qrels,
-            depth=args.k,
-            ks=sorted({*DEFAULT_KS, args.k}),
-            model=args.model,
-            base_dir=os.path.dirname(os.path.abspath(args.queries)),
-            progress=None if args.json else progress_bar("queries", unit="query"),
-        )
+        evals = {}
+        for model in [args.model, *(args.compare or [])]:
+            evals[model or "all spaces"] = evaluate_collection(
+                col,
+                queries,
+                qrels,
+                depth=args.k,
+                ks=sorted({*DEFAULT_KS, args.k}),
+                model=model,
+                base_dir=os.path.dirname(os.path.abspath(args.queries)),
+                progress=None if args.json else progress_bar("queries", unit="query"),
+            )
+        ev = next(iter(evals.values()))
+        if args.report:
+            from xmodal.eval.runner import report_runs
+
+            page = report_runs(col, evals, qrels, args.report, title=f"xmodal eval: {col.root}")
+            if not args.json:
+                print(f"report: {page}")
     if args.run_out:
         from xmodal.eval.trec import ranking_order
 
@@ -378,6 +389,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--run-out", help="write the run here in TREC format")
     ev.add_argument("-k", type=int, default=100, help="results per query (default 100)")
     ev.add_argument("--model", help="search only this space")
+    ev.add_argument("--report", metavar="DIR", help="write an HTML report with plots here")
+    ev.add_argument(
+        "--compare", action="append", metavar="SPACE",
+        help="also evaluate this space and compare it in the report (repeatable)",
+    )
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from xmodal.encoders.base import Encoder, l2_normalize
 from xmodal.encoders.registry import DEFAULT_ENCODERS, get_encoder
-from xmodal.errors import EncoderMismatchError, UsageError
+from xmodal.errors import EncoderMismatchError, UnembeddableQueryError, UsageError
 from xmodal.index.base import DEFAULT_INDEX, VectorIndex, create_index
 from xmodal.ingest.pipeline import IndexOptions, run_index
 from xmodal.ingest.prepare import Prepared, prepare
@@ -244,7 +244,7 @@ class Collection:
             spaces = sorted(known)
         qvecs = self.query_vectors(q, spaces)
         if not qvecs:
-            raise UsageError(
+            raise UnembeddableQueryError(
                 "no space in this collection can embed this query "
                 f"(spaces: {', '.join(spaces) or 'none'})"
             )

@@ -17,6 +17,10 @@ class QuerySyntaxError(UsageError):
     """A mixed query that does not parse."""
 
 
+class UnembeddableQueryError(UsageError):
+    """No space searched can embed any term of the query (a text query on image spaces)."""
+
+
 class SchemaError(XmodalError):
     """The collection on disk has a schema this version cannot read."""
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xmodal.collection import Collection
-from xmodal.errors import UsageError
+from xmodal.errors import UnembeddableQueryError, UsageError
 from xmodal.eval.metrics import DEFAULT_KS, EvalResult, evaluate, normalize_ks
 from xmodal.eval.trec import Qrels, Run
 from xmodal.progress import ProgressFactory
@@ -91,7 +91,11 @@ def run_queries(
             query = Query((Term("image", str(path)),))
         else:
             query = Query((Term("text", text),))
-        hits = col.search(query, k=depth + (1 if own else 0), model=model)
+        try:
+            hits = col.search(query, k=depth + (1 if own else 0), model=model)
+        except UnembeddableQueryError:
+            # the space cannot read this kind of query: it retrieves nothing, scored as such
+            hits = []
         kept = [h for h in hits if h.id != own][:depth]
         scores = _strictly_decreasing([h.score for h in kept])
         run[qid] = {h.id: s for h, s in zip(kept, scores, strict=True)}
@@ -141,3 +145,30 @@ def qrels_by_path(qrels: Qrels, ids: Mapping[str, str], root: str | os.PathLike[
             mapped[ids[path]] = rel
         out[qid] = mapped
     return out
+
+
+def report_runs(
+    col: Collection,
+    evals: Mapping[str, CollectionEval],
+    qrels: Qrels,
+    out_dir: str | os.PathLike[str],
+    *,
+    title: str,
+) -> Path:
+    """An HTML report (plots, confidence intervals, paired tests, hardest queries with
+    thumbnails) of one or more runs over the same queries; the first run is the baseline."""
+    from xmodal.eval.report import RunReport, write_report
+    from xmodal.records import Modality
+
+    items = {item.id: item for item in col}
+    labels = {i: it.path for i, it in items.items()}
+
+    def thumb(doc: str) -> Path | None:
+        it = items.get(doc)
+        return Path(it.path) if it is not None and it.modality is Modality.IMAGE else None
+
+    runs = [
+        RunReport(name, qrels, ev.run, ev.result, dict(ev.queries), labels)
+        for name, ev in evals.items()
+    ]
+    return write_report(Path(out_dir), runs, title=title, thumbnails=thumb)

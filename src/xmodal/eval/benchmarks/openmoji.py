@@ -1,0 +1,409 @@
+"""The OpenMoji benchmark: real drawings with human captions, split by concept.
+
+An emoji and its skin-tone variants are one concept, and so are emojis that share a caption
+(OpenMoji draws "brain" or "white flag" twice): a concept lies wholly in one split, so a
+model trained on the train split has never seen a test caption or a variant of a test
+drawing. ``splits.json`` records the split for training code.
+
+For the chosen split the folder holds the rendered drawings (``images/``) and one text
+document per drawing with its caption and tags (``texts/``). Neither carries the emoji's
+words in a file name or sidecar, so text→image retrieval has to read the pixels. Images and
+texts are numbered by two independent seeded permutations: neither the names nor the order
+in which a collection assigns ids tells which text goes with which image.
+
+Tasks:
+
+- ``t2i``: the caption finds the drawing (and, when included, its skin-tone variants);
+- ``t2i-tags``: the comma-separated tags find the drawing;
+- ``i2t``: the drawing finds its text document;
+- ``category``: a drawing finds the other drawings of its OpenMoji subgroup (mAP).
+
+Identical query texts within a split are merged into one query whose relevant set holds
+every drawing they describe, so no relevant answer is judged wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xmodal.datasets import openmoji as om
+from xmodal.errors import XmodalError
+from xmodal.eval.benchmarks import (
+    BenchmarkLayout,
+    Modality,
+    Staging,
+    Task,
+    atomic_write_text,
+    image_query,
+    load_layout,
+    register_benchmark,
+    write_manifest,
+    write_task,
+)
+
+NAME = "openmoji"
+SPLITS = ("train", "val", "test")
+FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}
+SPLITS_FILE = "splits.json"
+ITEMS_FILE = "items.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """Emojis that must stay together: base drawings sharing a caption, and their variants."""
+
+    key: str  # the smallest base hexcode, stable across runs
+    bases: tuple[om.Emoji, ...]
+    variants: tuple[om.Emoji, ...]
+
+    @property
+    def hexcodes(self) -> list[str]:
+        return [e.hexcode for e in (*self.bases, *self.variants)]
+
+
+def concepts(emojis: Sequence[om.Emoji]) -> list[Concept]:
+    """Group emojis (loaded with skin tones) into concepts, sorted by key."""
+    bases = [e for e in emojis if not e.skintone]
+    by_hex = {e.hexcode: e for e in bases}
+    # Union-find over base hexcodes: variants join their base, equal captions join each other.
+    parent = {h: h for h in by_hex}
+
+    def find(h: str) -> str:
+        while parent[h] != h:
+            parent[h] = parent[parent[h]]
+            h = parent[h]
+        return h
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    first_with_caption: dict[str, str] = {}
+    for e in bases:
+        caption = _norm(e.annotation)
+        if caption:
+            union(e.hexcode, first_with_caption.setdefault(caption, e.hexcode))
+
+    members: dict[str, tuple[list[om.Emoji], list[om.Emoji]]] = {}
+    for e in bases:
+        members.setdefault(find(e.hexcode), ([], []))[0].append(e)
+    for e in emojis:
+        if not e.skintone:
+            continue
+        if e.base_hexcode not in by_hex:
+            # A variant whose base is missing is its own concept rather than lost.
+            parent.setdefault(e.base_hexcode, e.base_hexcode)
+        members.setdefault(find(e.base_hexcode), ([], []))[1].append(e)
+    return [
+        Concept(key, tuple(b), tuple(v))
+        for key, (b, v) in sorted(members.items(), key=lambda kv: kv[0])
+    ]
+
+
+def split_concepts(all_concepts: Sequence[Concept], seed: int = 0) -> dict[str, list[Concept]]:
+    """Shuffle the concepts with ``seed`` and cut them 70/10/20 into train, val and test."""
+    order = sorted(all_concepts, key=lambda c: c.key)
+    random.Random(f"openmoji-split-{seed}").shuffle(order)
+    n = len(order)
+    n_train = round(n * FRACTIONS["train"])
+    n_val = round(n * FRACTIONS["val"])
+    return {
+        "train": order[:n_train],
+        "val": order[n_train : n_train + n_val],
+        "test": order[n_train + n_val :],
+    }
+
+
+def read_splits(path: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """Every hexcode (variants included) of each split, from a ``splits.json``."""
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {name: list(raw["hexcodes"][name]) for name in SPLITS}
+
+
+def prepare(
+    out: Path,
+    *,
+    split: str = "test",
+    seed: int = 0,
+    size: int = 96,
+    limit: int | None = None,
+    progress: bool = True,
+    include_skin_tones: bool = False,
+    extracted: Path | None = None,
+) -> BenchmarkLayout:
+    """Prepare the OpenMoji benchmark for ``split`` in ``out`` (replacing an earlier one).
+
+    ``limit`` keeps the first N concepts of the split, for quick runs. ``extracted`` uses an
+    unpacked OpenMoji package instead of :func:`xmodal.datasets.openmoji.fetch`.
+    """
+    if split not in SPLITS:
+        raise XmodalError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if limit is not None and limit < 1:
+        raise XmodalError(f"limit must be positive, got {limit}")
+    source = extracted if extracted is not None else om.fetch()
+    everything = om.load_emojis(source, include_skin_tones=True)
+    parts = split_concepts(concepts(everything), seed)
+    chosen = parts[split][:limit] if limit is not None else parts[split]
+
+    params = {
+        "openmoji_version": om.VERSION,
+        "split": split,
+        "seed": seed,
+        "size": size,
+        "limit": limit,
+        "include_skin_tones": include_skin_tones,
+    }
+    with Staging(out) as root:
+        _write_splits(root / SPLITS_FILE, parts, seed)
+        write_manifest(_build(root, chosen, source, params, progress))
+    return load_layout(out)
+
+
+# --- building ---------------------------------------------------------------------------
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _write_splits(path: Path, parts: dict[str, list[Concept]], seed: int) -> None:
+    data = {
+        "openmoji_version": om.VERSION,
+        "seed": seed,
+        "fractions": FRACTIONS,
+        "concepts": {name: [c.key for c in parts[name]] for name in SPLITS},
+        "hexcodes": {name: sorted(h for c in parts[name] for h in c.hexcodes) for name in SPLITS},
+    }
+    atomic_write_text(path, json.dumps(data, indent=1) + "\n")
+
+
+def _text_document(emoji: om.Emoji) -> str:
+    lines = [emoji.annotation]
+    if emoji.tags:
+        lines.append(", ".join(emoji.tags))
+    return "\n".join(lines) + "\n"
+
+
+def _numbering(count: int, rng: random.Random) -> list[int]:
+    numbers = list(range(1, count + 1))
+    rng.shuffle(numbers)
+    return numbers
+
+
+def _build(
+    root: Path,
+    chosen: Sequence[Concept],
+    source: Path,
+    params: dict[str, Any],
+    progress: bool,
+) -> BenchmarkLayout:
+    seed: int = params["seed"]
+    size: int = params["size"]
+    include_skin_tones: bool = params["include_skin_tones"]
+    members = (e for c in chosen for e in (*c.bases, *(c.variants if include_skin_tones else ())))
+    # A drawing without words would get an empty text document, which indexing refuses.
+    emojis = [e for e in members if _text_document(e).strip()]
+    concept_of = {e.hexcode: c for c in chosen for e in (*c.bases, *c.variants)}
+
+    render_dir = root / ".render"
+    om.rasterise(emojis, source, render_dir, size, sidecars=False, progress=progress)
+    rendered = [e for e in emojis if om.image_path(e, render_dir).is_file()]
+    if not rendered:
+        raise XmodalError("no OpenMoji drawing of the split could be rendered")
+
+    images_dir, texts_dir = root / "images", root / "texts"
+    images_dir.mkdir()
+    texts_dir.mkdir()
+    names = random.Random(f"openmoji-names-{seed}")
+    image_numbers = _numbering(len(rendered), names)
+    text_numbers = _numbering(len(rendered), names)
+    image_of: dict[str, str] = {}
+    text_of: dict[str, str] = {}
+    items: list[dict[str, Any]] = []
+    for emoji, i_num, t_num in zip(rendered, image_numbers, text_numbers, strict=True):
+        image_rel = f"images/img-{i_num:06d}.png"
+        text_rel = f"texts/{t_num:06d}.txt"
+        os.replace(om.image_path(emoji, render_dir), root / image_rel)
+        atomic_write_text(root / text_rel, _text_document(emoji))
+        image_of[emoji.hexcode] = image_rel
+        text_of[emoji.hexcode] = text_rel
+        items.append(
+            {
+                "hexcode": emoji.hexcode,
+                "base_hexcode": emoji.base_hexcode,
+                "concept": concept_of[emoji.hexcode].key,
+                "annotation": emoji.annotation,
+                "tags": list(emoji.tags),
+                "group": emoji.group,
+                "subgroup": emoji.subgroup,
+                "image": image_rel,
+                "text": text_rel,
+            }
+        )
+    shutil.rmtree(render_dir)
+    atomic_write_text(root / "ATTRIBUTION.txt", om.ATTRIBUTION)
+    items.sort(key=lambda it: it["image"])
+    atomic_write_text(root / ITEMS_FILE, json.dumps(items, indent=1, ensure_ascii=False) + "\n")
+
+    variants_of: dict[str, list[om.Emoji]] = {}
+    for e in rendered:
+        if e.skintone:
+            variants_of.setdefault(e.base_hexcode, []).append(e)
+
+    def images_for(bases: Iterable[om.Emoji]) -> dict[str, int]:
+        # A caption names the drawing and every skin tone of it that is in the collection.
+        return {
+            image_of[e.hexcode]: 1
+            for base in bases
+            for e in (base, *variants_of.get(base.hexcode, ()))
+        }
+
+    bases = [e for e in rendered if not e.skintone]
+    tasks = [
+        _text_task(
+            root,
+            "t2i",
+            "caption (annotation) → its drawing",
+            [(e.annotation, e) for e in bases],
+            images_for,
+        ),
+        _text_task(
+            root,
+            "t2i-tags",
+            "comma-separated tags → the drawing",
+            [(", ".join(e.tags), e) for e in bases if e.tags],
+            images_for,
+        ),
+        _i2t_task(root, rendered, image_of, text_of),
+        _category_task(root, rendered, image_of),
+    ]
+    return BenchmarkLayout(
+        name=NAME,
+        root=root,
+        documents=(images_dir, texts_dir),
+        tasks=tuple(tasks),
+        description="OpenMoji drawings with their captions and tags (CC BY-SA 4.0)",
+        params=params,
+        counts={"concepts": len(chosen), "images": len(rendered), "texts": len(rendered)},
+    )
+
+
+def _write_task(
+    root: Path,
+    name: str,
+    queries: list[tuple[str, str]],
+    qrels: dict[str, dict[str, int]],
+    *,
+    description: str,
+    metric: str,
+    query_modality: Modality,
+    target: Modality,
+) -> Task:
+    return write_task(
+        root,
+        name,
+        queries,
+        qrels,
+        description=description,
+        metric=metric,
+        query_modality=query_modality,
+        target_modality=target,
+        documents=(root / f"{target}s",),
+    )
+
+
+def _text_task(
+    root: Path,
+    name: str,
+    description: str,
+    texts: list[tuple[str, om.Emoji]],
+    images_for: Callable[[Iterable[om.Emoji]], dict[str, int]],
+) -> Task:
+    merged: dict[str, tuple[str, list[om.Emoji]]] = {}
+    for text, emoji in texts:
+        if _norm(text):
+            merged.setdefault(_norm(text), (text, []))[1].append(emoji)
+    queries: list[tuple[str, str]] = []
+    qrels: dict[str, dict[str, int]] = {}
+    for n, (text, emojis) in enumerate(merged.values(), start=1):
+        qid = f"{name}-{n:05d}"
+        queries.append((qid, text))
+        qrels[qid] = images_for(emojis)
+    return _write_task(
+        root,
+        name,
+        queries,
+        qrels,
+        description=description,
+        metric="recall@10",
+        query_modality="text",
+        target="image",
+    )
+
+
+def _i2t_task(
+    root: Path,
+    rendered: Sequence[om.Emoji],
+    image_of: dict[str, str],
+    text_of: dict[str, str],
+) -> Task:
+    # Drawings whose documents read the same are equally well described by each of them.
+    same_text: dict[str, list[str]] = {}
+    for e in rendered:
+        same_text.setdefault(_norm(_text_document(e)), []).append(text_of[e.hexcode])
+    queries: list[tuple[str, str]] = []
+    qrels: dict[str, dict[str, int]] = {}
+    for n, e in enumerate(sorted(rendered, key=lambda e: image_of[e.hexcode]), start=1):
+        qid = f"i2t-{n:05d}"
+        queries.append((qid, image_query(image_of[e.hexcode])))
+        qrels[qid] = {t: 1 for t in same_text[_norm(_text_document(e))]}
+    return _write_task(
+        root,
+        "i2t",
+        queries,
+        qrels,
+        description="drawing → its caption-and-tags document",
+        metric="recall@10",
+        query_modality="image",
+        target="text",
+    )
+
+
+def _category_task(root: Path, rendered: Sequence[om.Emoji], image_of: dict[str, str]) -> Task:
+    by_subgroup: dict[str, list[str]] = {}
+    for e in rendered:
+        if e.subgroup:
+            by_subgroup.setdefault(e.subgroup, []).append(image_of[e.hexcode])
+    queries: list[tuple[str, str]] = []
+    qrels: dict[str, dict[str, int]] = {}
+    n = 0
+    for e in sorted(rendered, key=lambda e: image_of[e.hexcode]):
+        own = image_of[e.hexcode]
+        others = [p for p in by_subgroup.get(e.subgroup, []) if p != own]
+        if not others:
+            continue  # alone in its subgroup: nothing to find
+        n += 1
+        qid = f"category-{n:05d}"
+        queries.append((qid, image_query(own)))
+        qrels[qid] = {p: 1 for p in sorted(others)}
+    return _write_task(
+        root,
+        "category",
+        queries,
+        qrels,
+        description="drawing → the other drawings of its OpenMoji subgroup",
+        metric="map",
+        query_modality="image",
+        target="image",
+    )
+
+
+register_benchmark(NAME, prepare)
