@@ -265,6 +265,109 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- bench ----------------------------------------------------------------------------------
+
+_BENCH_COLUMNS = ("recall@1", "recall@5", "recall@10", "mrr", "map", "ndcg@10")
+
+
+def cmd_bench_list(args: argparse.Namespace) -> int:
+    from xmodal.eval.benchmarks import benchmark_names
+
+    names = benchmark_names()
+    if args.json:
+        _print_json({"benchmarks": names})
+    else:
+        print("\n".join(names))
+    return 0
+
+
+def cmd_bench_prepare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from xmodal.eval.benchmarks import benchmark_names, get_benchmark
+
+    if args.name not in benchmark_names():
+        return _fail(f"unknown benchmark {args.name!r}; known: {', '.join(benchmark_names())}")
+    options: dict[str, Any] = {"seed": args.seed, "progress": not args.json}
+    for key in ("size", "limit", "split", "n_images", "difficulty"):
+        value = getattr(args, key)
+        if value is not None:
+            options[key] = value
+    try:
+        layout = get_benchmark(args.name)(Path(args.out), **options)
+    except TypeError as e:
+        return _fail(f"{args.name} does not take that option ({e})")
+    tasks = {t.name: t.num_queries for t in layout.tasks}
+    if args.json:
+        _print_json({"root": str(layout.root), "tasks": tasks, "counts": dict(layout.counts)})
+    else:
+        print(f"prepared {layout.name} in {layout.root}")
+        for name, n in tasks.items():
+            print(f"  task {name}: {n} queries")
+    return 0
+
+
+def cmd_bench_run(args: argparse.Namespace) -> int:
+    from xmodal.collection import Collection
+    from xmodal.eval.bench import index_benchmark, run_tasks
+    from xmodal.eval.benchmarks import load_layout
+    from xmodal.progress import progress_bar
+
+    layout = load_layout(args.data)
+    models = args.model or None
+    db = args.db or os.path.join(layout.root, "db-" + ("+".join(models) if models else "default"))
+    quiet = args.json
+    with Collection.open(db) as col:
+        index_benchmark(col, layout, models, None if quiet else progress_bar("indexing"))
+        space = args.space or (models[0] if models and len(models) == 1 else None)
+        results = run_tasks(
+            col,
+            layout,
+            tasks=args.task,
+            model=space,
+            depth=args.k,
+            progress=None if quiet else progress_bar("queries", unit="query"),
+        )
+        if args.report:
+            from xmodal.eval.runner import report_runs
+
+            for name, r in results.items():
+                report_runs(
+                    col,
+                    {space or "all spaces": r.eval},
+                    r.qrels,
+                    os.path.join(args.report, name),
+                    title=f"{layout.name} / {name}: {r.task.description}",
+                )
+    if args.json:
+        _print_json(
+            {
+                "benchmark": layout.name,
+                "db": db,
+                "space": space,
+                "tasks": {
+                    n: {
+                        "metric": r.task.metric,
+                        **_finite(r.eval.result.means),
+                        "num_queries": r.eval.result.num_queries,
+                    }
+                    for n, r in results.items()
+                },
+            }
+        )
+        return 0
+    header = f"{'task':<20} {'queries':>7} " + " ".join(f"{c:>9}" for c in _BENCH_COLUMNS)
+    print(f"{layout.name} ({space or 'all spaces'}), collection {db}")
+    print(header)
+    for n, r in results.items():
+        m = r.eval.result.means
+        cells = " ".join(f"{m.get(c, float('nan')):9.4f}" for c in _BENCH_COLUMNS)
+        print(f"{n:<20} {r.eval.result.num_queries:>7} {cells}")
+    if args.report:
+        print(f"reports: {args.report}/<task>/index.html")
+    return 0
+
+
 # -- models -----------------------------------------------------------------------------------
 
 
@@ -334,7 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
     ix.add_argument("--hidden", action="store_true", help="include hidden files and folders")
     ix.add_argument("--workers", type=int, help="decoding threads (default: CPU count)")
     ix.add_argument(
-        "--wait", type=float, default=0.0, metavar="SECONDS",
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
         help="wait this long for another index run on the same collection",
     )
     ix.add_argument("--json", action="store_true", help="print one JSON report")
@@ -391,11 +497,40 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", help="search only this space")
     ev.add_argument("--report", metavar="DIR", help="write an HTML report with plots here")
     ev.add_argument(
-        "--compare", action="append", metavar="SPACE",
+        "--compare",
+        action="append",
+        metavar="SPACE",
         help="also evaluate this space and compare it in the report (repeatable)",
     )
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)
+
+    be = sub.add_parser("bench", help="built-in benchmarks on real and synthetic data")
+    bsub = be.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)
+    bl = bsub.add_parser("list", help="the built-in benchmarks")
+    bl.add_argument("--json", action="store_true")
+    bl.set_defaults(func=cmd_bench_list)
+    bp = bsub.add_parser("prepare", help="build a benchmark's documents, queries and qrels")
+    bp.add_argument("name", help="openmoji or scenes")
+    bp.add_argument("--out", required=True, metavar="DIR")
+    bp.add_argument("--seed", type=int, default=0)
+    bp.add_argument("--size", type=int, help="image side in pixels")
+    bp.add_argument("--limit", type=int, help="openmoji: at most this many concepts")
+    bp.add_argument("--split", choices=("train", "val", "test"), help="openmoji: which split")
+    bp.add_argument("--n-images", type=int, help="scenes: number of images")
+    bp.add_argument("--difficulty", choices=("easy", "hard"), help="scenes: difficulty")
+    bp.add_argument("--json", action="store_true")
+    bp.set_defaults(func=cmd_bench_prepare)
+    br = bsub.add_parser("run", help="index a prepared benchmark and score every task")
+    br.add_argument("--data", required=True, metavar="DIR", help="a folder made by prepare")
+    br.add_argument("--db", help="collection folder (default: DIR/db-MODELS)")
+    br.add_argument("--model", action="append", help="encoder to index with (repeatable)")
+    br.add_argument("--space", help="search only this space")
+    br.add_argument("--task", action="append", help="only this task (repeatable)")
+    br.add_argument("-k", type=int, default=100, help="results per query (default 100)")
+    br.add_argument("--report", metavar="DIR", help="write an HTML report per task here")
+    br.add_argument("--json", action="store_true")
+    br.set_defaults(func=cmd_bench_run)
 
     mo = sub.add_parser("models", help="encoders")
     msub = mo.add_subparsers(dest="models_command", required=True, parser_class=_Parser)

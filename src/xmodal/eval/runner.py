@@ -13,6 +13,7 @@ from xmodal.errors import UnembeddableQueryError, UsageError
 from xmodal.eval.metrics import DEFAULT_KS, EvalResult, evaluate, normalize_ks
 from xmodal.eval.trec import Qrels, Run
 from xmodal.progress import ProgressFactory
+from xmodal.query.filters import Filters
 from xmodal.query.parse import Query, Term
 
 IMAGE_PREFIX = "image:"
@@ -70,6 +71,7 @@ def run_queries(
     model: str | None = None,
     base_dir: str | os.PathLike[str] | None = None,
     exclude_query_item: bool = False,
+    filters: Filters | None = None,
     progress: ProgressFactory | None = None,
 ) -> Run:
     """Each query's results as a TREC run: ``{qid: {item id: score}}``.
@@ -92,7 +94,7 @@ def run_queries(
         else:
             query = Query((Term("text", text),))
         try:
-            hits = col.search(query, k=depth + (1 if own else 0), model=model)
+            hits = col.search(query, k=depth + (1 if own else 0), model=model, filters=filters)
         except UnembeddableQueryError:
             # the space cannot read this kind of query: it retrieves nothing, scored as such
             hits = []
@@ -116,6 +118,7 @@ def evaluate_collection(
     model: str | None = None,
     base_dir: str | os.PathLike[str] | None = None,
     exclude_query_item: bool = False,
+    filters: Filters | None = None,
     progress: ProgressFactory | None = None,
 ) -> CollectionEval:
     missing = set(qrels) - set(queries)
@@ -128,6 +131,7 @@ def evaluate_collection(
         model=model,
         base_dir=base_dir,
         exclude_query_item=exclude_query_item,
+        filters=filters,
         progress=progress,
     )
     return CollectionEval(evaluate(qrels, run, normalize_ks(ks)), run, dict(queries))

@@ -1,0 +1,72 @@
+"""Running a prepared built-in benchmark: index its documents, run every task, score it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from xmodal.collection import Collection
+from xmodal.errors import UsageError
+from xmodal.eval.benchmarks import BenchmarkLayout, Task
+from xmodal.eval.metrics import DEFAULT_KS
+from xmodal.eval.runner import CollectionEval, evaluate_collection, qrels_by_path, read_queries
+from xmodal.eval.trec import Qrels, read_qrels
+from xmodal.ingest.pipeline import IndexOptions
+from xmodal.progress import ProgressFactory
+from xmodal.query.filters import Filters
+from xmodal.records import IndexReport, Modality
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    task: Task
+    qrels: Qrels
+    eval: CollectionEval
+
+
+def index_benchmark(
+    col: Collection,
+    layout: BenchmarkLayout,
+    models: Sequence[str] | None = None,
+    progress: ProgressFactory | None = None,
+) -> IndexReport:
+    return col.index(
+        list(layout.documents), models=models, options=IndexOptions(), progress=progress
+    )
+
+
+def run_tasks(
+    col: Collection,
+    layout: BenchmarkLayout,
+    *,
+    tasks: Sequence[str] | None = None,
+    model: str | None = None,
+    depth: int = 100,
+    progress: ProgressFactory | None = None,
+) -> dict[str, TaskResult]:
+    """Every (or the named) task of ``layout`` against ``col``, results restricted to the
+    task's target modality and image queries kept out of their own results."""
+    chosen = [t for t in layout.tasks if tasks is None or t.name in tasks]
+    unknown = set(tasks or ()) - {t.name for t in layout.tasks}
+    if unknown:
+        have = ", ".join(t.name for t in layout.tasks)
+        raise UsageError(f"unknown task {sorted(unknown)[0]!r}; {layout.name} has: {have}")
+    ids = col.ids()
+    out: dict[str, TaskResult] = {}
+    for task in chosen:
+        qrels = qrels_by_path(read_qrels(task.qrels), ids, layout.root)
+        ev = evaluate_collection(
+            col,
+            read_queries(task.queries),
+            qrels,
+            depth=depth,
+            ks=sorted({*DEFAULT_KS, 100}),
+            model=model,
+            base_dir=os.fspath(layout.root),
+            exclude_query_item=task.exclude_query_item,
+            filters=Filters(modalities=frozenset({Modality(task.target_modality)})),
+            progress=progress,
+        )
+        out[task.name] = TaskResult(task, qrels, ev)
+    return out
