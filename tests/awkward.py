@@ -19,9 +19,14 @@ import io
 import json
 import os
 import re
+import sqlite3
 import struct
+import subprocess
+import sys
+import time
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -153,33 +158,57 @@ def make_awkward_folder(root: Path) -> dict[str, str]:
         return path
 
     # ordinary images, one per format, each a distinct shape and colour
-    put("red_square.jpg", encoded(shape_image("square", (220, 20, 20), (255, 255, 255)), "JPEG",
-                                  quality=92), INDEXED)
-    put("blue_circle.png", encoded(shape_image("circle", (20, 40, 220), (240, 240, 240)), "PNG"),
-        INDEXED)
-    put("green_triangle.webp",
+    put(
+        "red_square.jpg",
+        encoded(shape_image("square", (220, 20, 20), (255, 255, 255)), "JPEG", quality=92),
+        INDEXED,
+    )
+    put(
+        "blue_circle.png",
+        encoded(shape_image("circle", (20, 40, 220), (240, 240, 240)), "PNG"),
+        INDEXED,
+    )
+    put(
+        "green_triangle.webp",
         encoded(shape_image("triangle", (30, 180, 40), (250, 250, 250)), "WEBP", quality=90),
-        INDEXED)
-    put("orange_stripes.bmp", encoded(shape_image("stripes", (250, 140, 0), (20, 20, 60)), "BMP"),
-        INDEXED)
-    put("purple_checker.tiff",
-        encoded(shape_image("checker", (120, 20, 160), (255, 255, 200)), "TIFF"), INDEXED)
+        INDEXED,
+    )
+    put(
+        "orange_stripes.bmp",
+        encoded(shape_image("stripes", (250, 140, 0), (20, 20, 60)), "BMP"),
+        INDEXED,
+    )
+    put(
+        "purple_checker.tiff",
+        encoded(shape_image("checker", (120, 20, 160), (255, 255, 200)), "TIFF"),
+        INDEXED,
+    )
 
     # text documents
-    put("notes/meeting.txt",
+    put(
+        "notes/meeting.txt",
         b"Meeting notes\n\nWe discussed the quarterly budget and the new office in Lisbon.\n",
-        INDEXED)
-    put("notes/readme.md",
-        b"# Gardening\n\nTomatoes need full sun and regular watering.\n", INDEXED)
-    put("notes/latin1.txt",
-        "Recette: café crème brûlée, à déguster froid.\n".encode("latin-1"), INDEXED)
+        INDEXED,
+    )
+    put(
+        "notes/readme.md", b"# Gardening\n\nTomatoes need full sun and regular watering.\n", INDEXED
+    )
+    put(
+        "notes/latin1.txt",
+        "Recette: café crème brûlée, à déguster froid.\n".encode("latin-1"),
+        INDEXED,
+    )
 
     # images with sidecars: the sidecar is words about the image, not a document of its own
-    put("captioned.jpg", encoded(shape_image("ring", (200, 200, 30), (10, 60, 20)), "JPEG"),
-        INDEXED)
+    put(
+        "captioned.jpg", encoded(shape_image("ring", (200, 200, 30), (10, 60, 20)), "JPEG"), INDEXED
+    )
     put("captioned.txt", (TXT_CAPTION + "\n").encode(), IGNORED)
-    put("json_captioned.png", encoded(shape_image("cross", (90, 50, 20), (180, 220, 255)), "PNG"),
-        INDEXED)
+    put(
+        "json_captioned.png",
+        encoded(shape_image("cross", (90, 50, 20), (180, 220, 255)), "PNG"),
+        INDEXED,
+    )
     put("json_captioned.json", json.dumps({"caption": JSON_CAPTION}).encode(), IGNORED)
 
     # broken files
@@ -188,19 +217,26 @@ def make_awkward_folder(root: Path) -> dict[str, str]:
     png = encoded(noise_image(2, 128), "PNG")
     put("broken/truncated.png", png[: len(png) // 2], SKIP + "truncated|corrupt")
     put("broken/empty.jpg", b"", SKIP + "empty")
-    put("broken/not_really.png", b"this is plain text, not a picture\n" * 4,
-        SKIP + "not a supported image|unrecognised|unidentified")
+    put(
+        "broken/not_really.png",
+        b"this is plain text, not a picture\n" * 4,
+        SKIP + "not a supported image|unrecognised|unidentified",
+    )
     put("broken/bomb.png", png_claiming(50_000, 50_000), SKIP + "too large|over the limit|pixels")
     put("broken/binary.txt", b"\x00\x01\x02\x03binary\x00data" * 64, SKIP + "binary")
 
     # colour modes, animation, orientation, metadata
     frames = gif_frames()
-    put("modes/animated.gif",
+    put(
+        "modes/animated.gif",
         encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0),
-        INDEXED)
-    put("modes/cmyk.jpg",
+        INDEXED,
+    )
+    put(
+        "modes/cmyk.jpg",
         encoded(shape_image("diagonal", (0, 120, 60), (250, 250, 250)).convert("CMYK"), "JPEG"),
-        INDEXED)
+        INDEXED,
+    )
     grey16 = (np.linspace(0, 65535, 80 * 80).reshape(80, 80)).astype(np.uint16)
     im16 = Image.fromarray(grey16)
     assert im16.mode.startswith("I;16"), im16.mode
@@ -222,8 +258,11 @@ def make_awkward_folder(root: Path) -> dict[str, str]:
     exif = Image.Exif()
     exif[0x010E] = EXIF_DESCRIPTION
     exif[0x9C9E] = ";".join(EXIF_KEYWORDS).encode("utf-16-le") + b"\x00\x00"
-    put("modes/exif_text.jpg",
-        encoded(shape_image("square", (200, 30, 30), (120, 200, 90)), "JPEG", exif=exif), INDEXED)
+    put(
+        "modes/exif_text.jpg",
+        encoded(shape_image("square", (200, 30, 30), (120, 200, 90)), "JPEG", exif=exif),
+        INDEXED,
+    )
 
     # names
     names = root / "names"
@@ -232,18 +271,30 @@ def make_awkward_folder(root: Path) -> dict[str, str]:
     with open(bad, "wb") as f:
         f.write(encoded(shape_image("square", (10, 10, 10), (200, 200, 255)), "JPEG"))
     expect["names/caf\\xe9.jpg"] = SKIP + "UTF-8"
-    put("names/猫的照片.png", encoded(shape_image("circle", (255, 160, 200), (40, 40, 40)), "PNG"),
-        INDEXED)
-    put("names/party 🎉.png", encoded(shape_image("cross", (255, 215, 0), (128, 0, 64)), "PNG"),
-        INDEXED)
-    put("names/with some spaces.jpg",
-        encoded(shape_image("triangle", (0, 0, 0), (255, 128, 64)), "JPEG"), INDEXED)
+    put(
+        "names/猫的照片.png",
+        encoded(shape_image("circle", (255, 160, 200), (40, 40, 40)), "PNG"),
+        INDEXED,
+    )
+    put(
+        "names/party 🎉.png",
+        encoded(shape_image("cross", (255, 215, 0), (128, 0, 64)), "PNG"),
+        INDEXED,
+    )
+    put(
+        "names/with some spaces.jpg",
+        encoded(shape_image("triangle", (0, 0, 0), (255, 128, 64)), "JPEG"),
+        INDEXED,
+    )
 
     # links: a folder link to its own folder, one to the root, and a dangling file link
     links = root / "links"
     links.mkdir(exist_ok=True)
-    put("links/inside.png", encoded(shape_image("diagonal", (60, 60, 200), (255, 255, 0)), "PNG"),
-        INDEXED)
+    put(
+        "links/inside.png",
+        encoded(shape_image("diagonal", (60, 60, 200), (255, 255, 0)), "PNG"),
+        INDEXED,
+    )
     os.symlink(".", links / "loop")
     expect["links/loop"] = SKIP + "loop"
     os.symlink("..", links / "up")
@@ -253,7 +304,115 @@ def make_awkward_folder(root: Path) -> dict[str, str]:
 
     # hidden files and folders are not indexed, and not reported either
     put(".hidden.jpg", encoded(shape_image("ring", (255, 0, 0), (0, 0, 255)), "JPEG"), IGNORED)
-    put(".secret/inside.png", encoded(shape_image("cross", (0, 255, 0), (0, 0, 0)), "PNG"),
-        IGNORED)
+    put(".secret/inside.png", encoded(shape_image("cross", (0, 255, 0), (0, 0, 0)), "PNG"), IGNORED)
     put(".secret/notes.txt", b"hidden notes\n", IGNORED)
     return expect
+
+
+# -- many plain images, for runs that must take a while ----------------------------------------
+
+
+def make_image_folder(root: Path, count: int, size: int = 1200, seed: int = 0) -> list[str]:
+    """``count`` JPEGs of ``size`` x ``3/4 size`` pixels under ``root`` (absolute paths, sorted).
+
+    A few smooth pictures are encoded once and written with a distinct trailer after the end
+    of the JPEG stream, so every file has its own bytes (and content hash) while generation
+    stays cheap; decoding them costs what a photo of that size costs.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    bases = []
+    for _ in range(12):
+        small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+        im = Image.fromarray(small, "RGB").resize((size, size * 3 // 4), Image.Resampling.BICUBIC)
+        bases.append(encoded(im, "JPEG", quality=85))
+    paths = []
+    for n in range(count):
+        sub = root / f"part{n % 4}"
+        sub.mkdir(exist_ok=True)
+        path = sub / f"photo_{n:04d}.jpg"
+        path.write_bytes(bases[n % len(bases)] + b"xmodal-test-%08d" % n)
+        paths.append(str(path))
+    return sorted(paths)
+
+
+# -- running the CLI ------------------------------------------------------------------------
+
+#: the real command line, run as a separate process
+XMODAL = (sys.executable, "-m", "xmodal.cli")
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        PYTHONUTF8="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def xmodal(*args: str | os.PathLike[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``xmodal ARGS`` and return what it did (raises ``TimeoutExpired`` if it hangs)."""
+    return subprocess.run(
+        [*XMODAL, *map(os.fspath, args)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="strict",
+        env=cli_env(),
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def xmodal_json(*args: str | os.PathLike[str], timeout: float = 120) -> Any:
+    """Run ``xmodal ARGS`` (which must include ``--json``), require success, parse stdout."""
+    done = xmodal(*args, timeout=timeout)
+    assert done.returncode == 0, (
+        f"xmodal {' '.join(map(os.fspath, args))} exited {done.returncode}:\n{done.stderr}"
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1, f"--json must print one line, got {done.stdout!r}"
+    return json.loads(lines[0])
+
+
+def spawn(*args: str | os.PathLike[str]) -> subprocess.Popen[str]:
+    """Start ``xmodal ARGS`` in the background, its output captured."""
+    return subprocess.Popen(
+        [*XMODAL, *map(os.fspath, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        encoding="utf-8",
+        env=cli_env(),
+    )
+
+
+def count_items(db: Path) -> int:
+    """Items committed in the collection at ``db`` (0 if it has no database or table yet);
+    reads with plain SQLite so that polling never takes a lock the writer needs."""
+    path = db / "xmodal.db"
+    if not path.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(path, timeout=5)
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def wait_for_items(db: Path, at_least: int, proc: subprocess.Popen[str], limit: float) -> int:
+    """Poll until ``db`` holds ``at_least`` items, ``proc`` ends, or ``limit`` seconds pass."""
+    deadline = time.monotonic() + limit
+    n = count_items(db)
+    while n < at_least and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        n = count_items(db)
+    return n

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from xmodal.errors import XmodalError
+from xmodal.errors import UsageError, XmodalError
 
 EXIT_USAGE = 2
 
@@ -36,23 +36,28 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
-    except ImportError:
-        pass
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 # -- index ----------------------------------------------------------------------------------
 
 
+def _check_wait(value: float) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise UsageError("--wait must be a number of seconds, 0 or more")
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from xmodal.collection import Collection
+    from xmodal.encoders.registry import info
     from xmodal.ingest.pipeline import IndexOptions
     from xmodal.progress import progress_bar
 
+    _check_wait(args.wait)
+    if args.workers is not None and args.workers < 1:
+        return _fail("--workers must be 1 or more")
+    for name in args.model or ():
+        info(name)  # an unknown encoder is refused before the collection folder is created
     options = IndexOptions(
         excludes=tuple(args.exclude or ()),
         include_hidden=args.hidden,
@@ -149,6 +154,7 @@ def cmd_ids(args: argparse.Namespace) -> int:
 def cmd_remove(args: argparse.Namespace) -> int:
     from xmodal.collection import Collection
 
+    _check_wait(args.wait)
     with Collection.open(args.db, create=False) as col:
         n = col.remove(args.targets, wait=args.wait)
     if args.json:

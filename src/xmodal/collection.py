@@ -25,7 +25,7 @@ from xmodal.query.parse import Query, Term, parse_query
 from xmodal.records import IndexReport, Item, Modality, SearchHit
 from xmodal.store.lock import WriteLock
 from xmodal.store.snapshot import load_space
-from xmodal.store.sqlite import Store
+from xmodal.store.sqlite import SegmentRef, Store
 
 _ENCODERS_KEY = "encoders"
 
@@ -123,19 +123,19 @@ class Collection:
 
     def remove(self, paths_or_ids: Sequence[str], wait: float = 0.0) -> int:
         """Remove items by id or by path (a folder removes everything under it)."""
-        ids_by_path = self.store.ids()
-        known_ids = set(ids_by_path.values())
-        doomed: set[str] = set()
-        for p in paths_or_ids:
-            if p in known_ids:
-                doomed.add(p)
-                continue
-            ap = os.path.abspath(os.path.expanduser(p))
-            prefix = ap.rstrip(os.sep) + os.sep
-            doomed.update(
-                i for path, i in ids_by_path.items() if path == ap or path.startswith(prefix)
-            )
         with WriteLock(self.root, wait=wait):
+            ids_by_path = self.store.ids()
+            known_ids = set(ids_by_path.values())
+            doomed: set[str] = set()
+            for p in paths_or_ids:
+                if p in known_ids:
+                    doomed.add(p)
+                    continue
+                ap = os.path.abspath(os.path.expanduser(p))
+                prefix = ap.rstrip(os.sep) + os.sep
+                doomed.update(
+                    i for path, i in ids_by_path.items() if path == ap or path.startswith(prefix)
+                )
             n = self.store.delete_items(sorted(doomed))
         self._indexes.clear()
         return n
@@ -251,14 +251,18 @@ class Collection:
         allowed = None
         if filters is not None and not filters.is_empty():
             allowed = self.store.allowed_segments(filters)
-        depth = max(4 * k, 50)
         rankings: dict[str, list[tuple[str, float]]] = {}
         best_segment: dict[tuple[str, str], int] = {}
+        # segments resolved once: a writer may replace an item between two lookups
+        resolved: dict[int, SegmentRef] = {}
         for space, qv in qvecs.items():
             idx = self._index_for(space, known[space].dim)
+            # several segments of one item may rank before the next item: look deeper than k
+            depth = min(max(4 * k, 50), len(idx))
             scores, seg_ids = idx.search(qv[None, :], depth, allowed)
             valid = seg_ids[0] >= 0
             refs = self.store.resolve_segments(seg_ids[0][valid])
+            resolved.update(refs)
             ranking: list[tuple[str, float]] = []
             seen: set[str] = set()
             for sid, score in zip(seg_ids[0][valid], scores[0][valid], strict=True):
@@ -274,10 +278,9 @@ class Collection:
         for f in fused:
             top_space = max(f.per_space, key=lambda s: f.per_space[s])
             seg_for_item[f.key] = best_segment[(top_space, f.key)]
-        refs = self.store.resolve_segments(seg_for_item.values())
         hits = []
         for f in fused:
-            ref = refs[seg_for_item[f.key]]
+            ref = resolved[seg_for_item[f.key]]
             snippet = ref.segment.text if ref.item.modality is Modality.TEXT else ref.item.text
             hits.append(
                 SearchHit(

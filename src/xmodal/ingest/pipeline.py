@@ -17,6 +17,7 @@ from typing import TypeVar
 import numpy as np
 
 from xmodal.encoders.base import Encoder
+from xmodal.errors import UsageError
 from xmodal.ingest.prepare import Failed, Prepared, SameContent, prepare
 from xmodal.media.limits import DEFAULT_LIMITS, DecodeLimits
 from xmodal.media.walk import FileRef, walk
@@ -112,6 +113,8 @@ def run_index(
     options: IndexOptions = IndexOptions(),
     progress: ProgressFactory | None = None,
 ) -> IndexReport:
+    if options.workers < 0 or options.batch_size < 0:
+        raise UsageError("workers and batch size must be 0 (automatic) or positive")
     report = IndexReport()
     for enc in encoders:
         store.ensure_space(enc.spec)

@@ -67,10 +67,15 @@ def _read(ref: FileRef, limits: DecodeLimits) -> _Read:
     return out
 
 
-def content_hash(read: _Read) -> str:
+def content_hash(read: _Read, path: str) -> str:
+    """Hash of the file and its sidecars. A sidecar enters by the part of its name after the
+    image's stem (``.txt``, ``.jpg.json``), so renaming an image together with its sidecars
+    keeps the hash, and the item is recognised as moved."""
+    stem = os.path.splitext(os.path.basename(path))[0]
     h = hashlib.blake2b(read.data, digest_size=16)
     for name in sorted(read.sidecars):
-        h.update(b"\0" + os.path.basename(name).encode("utf-8", "surrogateescape") + b"\0")
+        suffix = os.path.basename(name)[len(stem) :]
+        h.update(b"\0" + suffix.encode("utf-8", "surrogateescape") + b"\0")
         h.update(read.sidecars[name])
     return h.hexdigest()
 
@@ -86,7 +91,7 @@ def prepare(
     under this path (``stored_hash``) or under a path that disappeared (``vanished``)."""
     try:
         read = _read(ref, limits)
-        digest = content_hash(read)
+        digest = content_hash(read, ref.path)
         if stored_id is not None and digest == stored_hash:
             return SameContent(ref, stored_id)
         if stored_id is None and digest in vanished:

@@ -35,6 +35,8 @@ _EXIF_XP_COMMENT = 0x9C9C
 _EXIF_XP_KEYWORDS = 0x9C9E
 _EXIF_XP_SUBJECT = 0x9C9F
 _EXIF_IFD = 0x8769
+_EXIF_ORIENTATION = 0x0112
+_ORIENTATIONS_SWAPPING_AXES = frozenset({5, 6, 7, 8})
 _XMP_MAX_BYTES = 1_000_000
 
 
@@ -179,6 +181,8 @@ def decode_image(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodedI
             # JPEG can decode straight to a reduced scale, which is much faster for photos
             im.draft("RGB", (limits.max_side, limits.max_side))
             embedded = _exif_text(im) + _xmp_text(im)
+            if im.getexif().get(_EXIF_ORIENTATION) in _ORIENTATIONS_SWAPPING_AXES:
+                width, height = height, width  # report the size as the picture is shown
             im = ImageOps.exif_transpose(im) or im
             im.load()
             im = _to_rgb(im)

@@ -1,0 +1,124 @@
+"""SIGKILL an index run at random moments: the collection must always open, be consistent, and
+a final uninterrupted run must leave exactly the files on disk, each once, each with a vector.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from awkward import count_items, make_image_folder, spawn, wait_for_items, xmodal_json
+from xmodal.errors import UsageError
+from xmodal.store.sqlite import Store
+
+COUNT = 600
+SEED = 20261122
+
+
+def _kill(proc: subprocess.Popen[str]) -> bool:
+    """SIGKILL ``proc`` if it still runs; True if it was killed rather than finished."""
+    alive = proc.poll() is None
+    if alive:
+        proc.kill()
+    proc.communicate(timeout=30)
+    if not alive:
+        assert proc.returncode == 0, f"index run failed on its own: {proc.stderr}"
+    return alive
+
+
+def check_after_kill(db: Path, expected: set[str], may_be_missing: bool) -> dict[str, int]:
+    """The collection opens and is consistent; returns ``{path: stored size}``."""
+    try:
+        store = Store(db, create=False)
+    except UsageError:
+        assert may_be_missing, "the collection vanished after a kill"
+        return {}
+    try:
+        assert store.check_consistency() == []
+        dupes = store.conn.execute(
+            "SELECT path, COUNT(*) FROM items GROUP BY path HAVING COUNT(*) > 1"
+        ).fetchall()
+        assert not dupes, [tuple(r) for r in dupes]
+        rows = store.conn.execute(
+            "SELECT i.path, i.size, COUNT(v.segment_id) FROM items i"
+            " LEFT JOIN segments s ON s.item_id = i.id"
+            " LEFT JOIN vectors v ON v.segment_id = s.id AND v.space = 'classic'"
+            " GROUP BY i.id"
+        ).fetchall()
+        stored = {r[0]: r[1] for r in rows}
+        assert len(stored) == len(rows)
+        assert set(stored) <= expected, set(stored) - expected
+        no_vector = [r[0] for r in rows if r[2] != 1]
+        assert not no_vector, f"items without exactly one classic vector: {no_vector[:5]}"
+        return stored
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_never_corrupts_the_collection(tmp_path: Path) -> None:
+    started = time.monotonic()
+    root, db = tmp_path / "photos", tmp_path / "collection"
+    expected = set(make_image_folder(root, COUNT, size=800, seed=3))
+    # one decoding thread: the same pace on a laptop and on a 64-core server
+    args = ("index", root, "--db", db, "--model", "classic", "--workers", "1", "--json", "-q")
+    rng = random.Random(SEED)
+    kills = mid_run_kills = 0
+    progress = [0]
+
+    def run_and_kill(delay: float | None, extra: float = 0.0) -> None:
+        """Start a run; kill it ``delay`` s after the start, or (``None``) ``extra`` s after
+        this run's first committed batch."""
+        nonlocal kills, mid_run_kills
+        before = count_items(db)
+        proc = spawn(*args)
+        if delay is not None:
+            time.sleep(delay)
+        else:
+            wait_for_items(db, before + 1, proc, limit=60)
+            time.sleep(extra)
+        killed = _kill(proc)
+        kills += killed
+        mid_run_kills += killed and delay is None
+        stored = check_after_kill(db, expected, may_be_missing=delay is not None)
+        assert len(stored) >= progress[-1], "committed items were lost"
+        progress.append(len(stored))
+
+    # very early: while Python starts, the collection is created, the schema written
+    for delay in (0.0, 0.25, 0.8, rng.uniform(1.0, 2.0), rng.uniform(1.0, 2.0)):
+        run_and_kill(delay)
+    # in the middle of batches being decoded, embedded and committed
+    for _ in range(4):
+        run_and_kill(None, rng.uniform(0.0, 0.6))
+    assert kills >= 5, f"only {kills} runs were still running when killed"
+    assert mid_run_kills >= 2, "too few runs were killed after committing a batch"
+
+    # kill runs that replace items whose files changed (a different trailer, a new size)
+    changed = sorted(rng.sample(sorted(expected), 200))
+    for p in changed:
+        data = Path(p).read_bytes()
+        Path(p).write_bytes(data + b"-changed")
+    for _ in range(2):
+        run_and_kill(None, rng.uniform(0.0, 0.4))
+
+    # an uninterrupted run completes the work
+    report = xmodal_json(*args, timeout=120)
+    assert report["skipped"] == [] and report["removed"] == 0
+    assert report["added"] + report["updated"] + report["unchanged"] == COUNT
+    ids = xmodal_json("ids", "--db", db, "--json")
+    assert set(ids) == expected
+    assert len(set(ids.values())) == COUNT
+    stored = check_after_kill(db, expected, may_be_missing=False)
+    assert stored == {p: os.path.getsize(p) for p in expected}, "stale items after the final run"
+    info = xmodal_json("info", "--db", db, "--check", "--json")
+    assert info["problems"] == [] and info["items"] == COUNT
+    again = xmodal_json(*args)
+    assert (again["added"], again["updated"], again["removed"]) == (0, 0, 0)
+    assert again["unchanged"] == COUNT
+    print(f"kills={kills} ({mid_run_kills} mid-run) items after each: {progress}")
+    print(f"took {time.monotonic() - started:.1f}s")
