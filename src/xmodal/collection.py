@@ -25,7 +25,7 @@ from xmodal.query.parse import Query, Term, parse_query
 from xmodal.records import IndexReport, Item, Modality, SearchHit
 from xmodal.store.lock import WriteLock
 from xmodal.store.snapshot import load_space
-from xmodal.store.sqlite import SegmentRef, Store
+from xmodal.store.sqlite import Store
 
 _ENCODERS_KEY = "encoders"
 
@@ -190,6 +190,8 @@ class Collection:
         out: dict[str, np.ndarray] = {}
         for space in spaces:
             enc = self._encoder_for(space)
+            if enc.lexical:
+                continue
             parts: list[tuple[float, np.ndarray]] = []
             texts = [t for t in query.texts()]
             if enc.accepts(Modality.TEXT) and texts:
@@ -206,6 +208,24 @@ class Collection:
             vec = np.sum(np.stack([w * v for w, v in parts]), axis=0, dtype=np.float32)
             out[space] = l2_normalize(vec.reshape(1, -1))[0]
         return out
+
+    def _keyword_match(self, query: Query, space: str) -> str | None:
+        """An FTS5 expression: any positive term's words, none of a negative term's. Image
+        terms contribute the words attached to the image."""
+        enc = self._encoder_for(space)
+        pos: list[str] = []
+        neg: list[str] = []
+        for t in query.terms:
+            text = t.value if t.kind == "text" else self._image_term_inputs(t).text
+            words = {w for w in enc.analyze(text)}
+            (pos if t.weight > 0 else neg).extend(sorted(words))
+        if not pos:
+            return None
+
+        def quoted(ws: list[str]) -> str:
+            return " OR ".join('"' + w.replace('"', '""') + '"' for w in dict.fromkeys(ws))
+
+        return f"({quoted(pos)})" + (f" NOT ({quoted(neg)})" if neg else "")
 
     def search(
         self,
@@ -243,7 +263,8 @@ class Collection:
         else:
             spaces = sorted(known)
         qvecs = self.query_vectors(q, spaces)
-        if not qvecs:
+        lexical = {s: m for s in spaces if known[s].dim == 0 and (m := self._keyword_match(q, s))}
+        if not qvecs and not lexical:
             raise UnembeddableQueryError(
                 "no space in this collection can embed this query "
                 f"(spaces: {', '.join(spaces) or 'none'})"
@@ -251,28 +272,33 @@ class Collection:
         allowed = None
         if filters is not None and not filters.is_empty():
             allowed = self.store.allowed_segments(filters)
-        rankings: dict[str, list[tuple[str, float]]] = {}
-        best_segment: dict[tuple[str, str], int] = {}
-        # segments resolved once: a writer may replace an item between two lookups
-        resolved: dict[int, SegmentRef] = {}
+        # several segments of one item may rank before the next item: look deeper than k
+        depth = max(4 * k, 50)
+        segment_rankings: dict[str, list[tuple[int, float]]] = {}
         for space, qv in qvecs.items():
             idx = self._index_for(space, known[space].dim)
-            # several segments of one item may rank before the next item: look deeper than k
-            depth = min(max(4 * k, 50), len(idx))
-            scores, seg_ids = idx.search(qv[None, :], depth, allowed)
+            scores, seg_ids = idx.search(qv[None, :], min(depth, len(idx)), allowed)
             valid = seg_ids[0] >= 0
-            refs = self.store.resolve_segments(seg_ids[0][valid])
-            resolved.update(refs)
-            ranking: list[tuple[str, float]] = []
-            seen: set[str] = set()
-            for sid, score in zip(seg_ids[0][valid], scores[0][valid], strict=True):
-                ref = refs.get(int(sid))
-                if ref is None or ref.item.id in seen:
+            segment_rankings[space] = list(
+                zip(seg_ids[0][valid].tolist(), scores[0][valid].tolist(), strict=True)
+            )
+        for space, match in lexical.items():
+            segment_rankings[space] = self.store.lexical_search(match, depth, filters)
+        # segments resolved once: a writer may replace an item between two lookups
+        resolved = self.store.resolve_segments(
+            sid for ranking in segment_rankings.values() for sid, _ in ranking
+        )
+        rankings: dict[str, list[tuple[str, float]]] = {}
+        best_segment: dict[tuple[str, str], int] = {}
+        for space, seg_ranking in segment_rankings.items():
+            item_ranking: list[tuple[str, float]] = []
+            for sid, score in seg_ranking:
+                ref = resolved.get(sid)
+                if ref is None or (space, ref.item.id) in best_segment:
                     continue
-                seen.add(ref.item.id)
-                ranking.append((ref.item.id, float(score)))
-                best_segment[(space, ref.item.id)] = int(sid)
-            rankings[space] = ranking
+                best_segment[(space, ref.item.id)] = sid
+                item_ranking.append((ref.item.id, score))
+            rankings[space] = item_ranking
         fused = fuse(rankings, fusion, weights)[:k]
         seg_for_item: dict[str, int] = {}
         for f in fused:

@@ -74,6 +74,9 @@ class Encoder(ABC):
 
     #: items per call that keeps the encoder efficient without holding too much in memory
     batch_size: int = 32
+    #: a lexical encoder makes no vectors: it analyses text into terms (``analyze``) for a
+    #: keyword index, and its space is searched by BM25 instead of by vectors
+    lexical: bool = False
 
     @property
     @abstractmethod
@@ -92,9 +95,44 @@ class Encoder(ABC):
     def encode_texts(self, texts: Sequence[str], role: TextRole = "passage") -> np.ndarray:
         raise NotImplementedError(f"encoder {self.name!r} does not embed text")
 
+    def analyze(self, text: str) -> list[str]:
+        raise NotImplementedError(f"encoder {self.name!r} is not lexical")
+
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
     """Row-normalise to unit length; all-zero rows stay zero instead of becoming NaN."""
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+@dataclass(frozen=True, slots=True)
+class TextBox:
+    """A piece of text found in an image, with where it was (pixel corners, clockwise from
+    top-left, in the coordinates of the image as decoded) and the reader's confidence."""
+
+    text: str
+    box: tuple[tuple[float, float], ...]
+    score: float
+
+
+class TextExtractor(ABC):
+    """Reads text out of images (OCR). What it reads joins the words attached to the image,
+    so every text space embeds it; the boxes are kept in the item's metadata."""
+
+    #: images per call
+    batch_size: int = 8
+    #: the longest image side the extractor wants to see; small print needs pixels
+    max_side: int = 1600
+
+    @property
+    @abstractmethod
+    def spec(self) -> EncoderSpec: ...
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @abstractmethod
+    def extract(self, images: Sequence[Image.Image]) -> list[list[TextBox]]:
+        """For each image, the text boxes found in it (possibly none), in reading order."""

@@ -80,4 +80,4 @@ def get_encoder(name: str) -> Encoder:
 
 def _load_builtins() -> None:
     # Importing the modules registers them; kept lazy so that `import xmodal` stays light.
-    from xmodal.encoders import classic, e5, minilm  # noqa: F401
+    from xmodal.encoders import bm25, classic, e5, minilm  # noqa: F401

@@ -62,7 +62,12 @@ def encode_batch(batch: Sequence[Prepared], encoders: Sequence[Encoder]) -> list
     attached to the image instead, so text queries reach images through their words.
     """
     vectors: list[dict[str, tuple[list[int], np.ndarray]]] = [{} for _ in batch]
+    terms: list[dict[int, list[str]]] = [{} for _ in batch]
     for enc in encoders:
+        if enc.lexical:
+            for n, p in enumerate(batch):
+                terms[n] = {s.ordinal: enc.analyze(s.text) for s in p.segments if s.text.strip()}
+            continue
         if enc.accepts(Modality.IMAGE):
             idx = [n for n, p in enumerate(batch) if p.image is not None]
             if idx:
@@ -101,6 +106,7 @@ def encode_batch(batch: Sequence[Prepared], encoders: Sequence[Encoder]) -> list
             segments=p.segments,
             vectors=vectors[n],
             encoded=names,
+            terms=terms[n],
         )
         for n, p in enumerate(batch)
     ]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from xmodal.errors import SchemaError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -55,9 +55,24 @@ CREATE TABLE IF NOT EXISTS vectors (
 CREATE INDEX IF NOT EXISTS vectors_space ON vectors(space, segment_id);
 """
 
+
+
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    """Version 2 adds the keyword index: one FTS5 row per segment (rowid = segment id) holding
+    the segment's analysed terms, deleted with its segment."""
+    conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5("
+        "terms, tokenize = 'unicode61 remove_diacritics 2')"
+    )
+    conn.execute(
+        "CREATE TRIGGER IF NOT EXISTS segments_lexical_delete AFTER DELETE ON segments "
+        "BEGIN DELETE FROM lexical WHERE rowid = old.id; END"
+    )
+
+
 # Each entry upgrades from version N to N+1; kept as data so that a newer schema adds one
 # function here and nothing else changes.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
 
 
 def current_version(conn: sqlite3.Connection) -> int:
@@ -88,17 +103,12 @@ def ensure_schema(conn: sqlite3.Connection, path: str) -> None:
             for statement in _V1.split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            conn.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '1')")
             conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
-        elif version < SCHEMA_VERSION:
-            for v in range(version, SCHEMA_VERSION):
-                MIGRATIONS[v](conn)
-            conn.execute(
-                "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),)
-            )
+            version = 1
+        for v in range(version, SCHEMA_VERSION):
+            MIGRATIONS[v](conn)
+        conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,8 @@ class NewItem:
     #: space name -> (segment ordinals, vectors row-aligned with them)
     vectors: dict[str, tuple[list[int], np.ndarray]]
     encoded: frozenset[str]
+    #: analysed keyword terms per segment ordinal, for the lexical (BM25) index
+    terms: dict[int, list[str]] = field(default_factory=dict)
 
 
 def _item_from_row(row: sqlite3.Row) -> Item:
@@ -246,6 +248,10 @@ class Store:
                     )
                     assert cur.lastrowid is not None
                     seg_ids[seg.ordinal] = cur.lastrowid
+                c.executemany(
+                    "INSERT INTO lexical(rowid, terms) VALUES (?, ?)",
+                    ((seg_ids[o], " ".join(t)) for o, t in it.terms.items() if t),
+                )
                 for space, (ordinals, vecs) in it.vectors.items():
                     c.executemany(
                         "INSERT INTO vectors(segment_id, space, vector) VALUES (?,?,?)",
@@ -303,6 +309,25 @@ class Store:
                 mat[n] = np.frombuffer(blob, dtype=np.float32)
         return gen, ids, mat
 
+    def lexical_search(
+        self, match: str, limit: int, filters: Filters | None = None
+    ) -> list[tuple[int, float]]:
+        """(segment id, BM25 score, higher is better) for an FTS5 ``match`` expression."""
+        sql = "SELECT lexical.rowid, -bm25(lexical) FROM lexical"
+        params: list[object] = [match]
+        if filters is not None and not filters.is_empty():
+            where, fparams = filters.where()
+            sql += (
+                " JOIN segments s ON s.id = lexical.rowid JOIN items i ON i.id = s.item_id"
+                f" WHERE lexical MATCH ? AND {where}"
+            )
+            params.extend(fparams)
+        else:
+            sql += " WHERE lexical MATCH ?"
+        sql += " ORDER BY bm25(lexical) LIMIT ?"
+        params.append(limit)
+        return [(int(r[0]), float(r[1])) for r in self.conn.execute(sql, params)]
+
     def allowed_segments(self, filters: Filters) -> np.ndarray:
         where, params = filters.where()
         rows = self.conn.execute(
@@ -339,6 +364,8 @@ class Store:
             " LEFT JOIN segments s ON s.item_id = i.id WHERE s.id IS NULL",
             "vectors of an unknown space": "SELECT COUNT(*) FROM vectors v"
             " LEFT JOIN spaces p ON p.name = v.space WHERE p.name IS NULL",
+            "keyword rows without a segment": "SELECT COUNT(*) FROM lexical l"
+            " LEFT JOIN segments s ON s.id = l.rowid WHERE s.id IS NULL",
         }
         for what, sql in q.items():
             n = self.conn.execute(sql).fetchone()[0]
