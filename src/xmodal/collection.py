@@ -11,7 +11,7 @@ from types import TracebackType
 import numpy as np
 
 from xmodal.encoders.base import Encoder, l2_normalize
-from xmodal.encoders.registry import DEFAULT_ENCODERS, get_encoder
+from xmodal.encoders.registry import DEFAULT_ENCODERS, get_encoder, get_extractor, is_extractor
 from xmodal.errors import EncoderMismatchError, UnembeddableQueryError, UsageError
 from xmodal.index.base import DEFAULT_INDEX, VectorIndex, create_index
 from xmodal.ingest.pipeline import IndexOptions, run_index
@@ -113,11 +113,14 @@ class Collection:
             for m in models or ([] if names else list(DEFAULT_ENCODERS)):
                 if m not in names:
                     names.append(m)
-            encoders = [get_encoder(n) for n in names]
+            encoders = [get_encoder(n) for n in names if not is_extractor(n)]
+            extractors = [get_extractor(n) for n in names if is_extractor(n)]
             for enc in encoders:
                 self.store.ensure_space(enc.spec)
             self.store.set_meta(_ENCODERS_KEY, json.dumps(names))
-            report = run_index(self.store, roots, encoders, options or IndexOptions(), progress)
+            report = run_index(
+                self.store, roots, encoders, options or IndexOptions(), progress, extractors
+            )
         self._indexes.clear()
         return report
 
@@ -263,7 +266,11 @@ class Collection:
         else:
             spaces = sorted(known)
         qvecs = self.query_vectors(q, spaces)
-        lexical = {s: m for s in spaces if known[s].dim == 0 and (m := self._keyword_match(q, s))}
+        lexical = {
+            s: m
+            for s in spaces
+            if self._encoder_for(s).lexical and (m := self._keyword_match(q, s))
+        }
         if not qvecs and not lexical:
             raise UnembeddableQueryError(
                 "no space in this collection can embed this query "

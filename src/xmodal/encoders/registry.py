@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from xmodal.encoders.base import Encoder
+from xmodal.encoders.base import Encoder, TextExtractor
 from xmodal.errors import UsageError
 from xmodal.records import Modality
 
@@ -26,13 +26,19 @@ class EncoderInfo:
     languages: tuple[str, ...]
     size: str
     available: Callable[[], tuple[bool, str]]
+    #: "encoder" makes a space (vectors or keyword terms); "extractor" reads text out of
+    #: media (OCR) for the text spaces to embed
+    kind: str = "encoder"
 
 
 Factory = Callable[[str | None], Encoder]
+ExtractorFactory = Callable[[str | None], TextExtractor]
 
 _FACTORIES: dict[str, Factory] = {}
+_EXTRACTORS: dict[str, ExtractorFactory] = {}
 _INFO: dict[str, EncoderInfo] = {}
 _CACHE: dict[str, Encoder] = {}
+_EXTRACTOR_CACHE: dict[str, TextExtractor] = {}
 
 #: the encoders a collection is built with when the user names none
 DEFAULT_ENCODERS: tuple[str, ...] = ("classic", "minilm")
@@ -47,6 +53,29 @@ def register(info: EncoderInfo) -> Callable[[Factory], Factory]:
         return factory
 
     return deco
+
+
+def register_extractor(info: EncoderInfo, factory: ExtractorFactory) -> None:
+    if info.family in _INFO:
+        raise ValueError(f"encoder family {info.family!r} is already registered")
+    _EXTRACTORS[info.family] = factory
+    _INFO[info.family] = EncoderInfo(
+        info.family, info.description, info.modalities, info.dim, info.languages, info.size,
+        info.available, kind="extractor",
+    )  # fmt: skip
+
+
+def is_extractor(name: str) -> bool:
+    return info(name).kind == "extractor"
+
+
+def get_extractor(name: str) -> TextExtractor:
+    if name not in _EXTRACTOR_CACHE:
+        family, arg = split_name(name)
+        if info(name).kind != "extractor":
+            raise UsageError(f"{name!r} is an encoder, not a text extractor")
+        _EXTRACTOR_CACHE[name] = _EXTRACTORS[family](arg)
+    return _EXTRACTOR_CACHE[name]
 
 
 def split_name(name: str) -> tuple[str, str | None]:
@@ -73,7 +102,8 @@ def get_encoder(name: str) -> Encoder:
     _load_builtins()
     if name not in _CACHE:
         family, arg = split_name(name)
-        info(name)
+        if info(name).kind != "encoder":
+            raise UsageError(f"{name!r} reads text from images; it makes no space of its own")
         _CACHE[name] = _FACTORIES[family](arg)
     return _CACHE[name]
 
@@ -81,3 +111,10 @@ def get_encoder(name: str) -> Encoder:
 def _load_builtins() -> None:
     # Importing the modules registers them; kept lazy so that `import xmodal` stays light.
     from xmodal.encoders import bm25, classic, e5, minilm  # noqa: F401
+
+    if "ocr" not in _INFO:
+        try:
+            from xmodal.encoders import ocr
+        except ImportError:  # TEMPORARY until the module lands
+            return
+        register_extractor(ocr.OCR_INFO, ocr.make_ocr)

@@ -11,12 +11,12 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import numpy as np
 
-from xmodal.encoders.base import Encoder
+from xmodal.encoders.base import Encoder, TextExtractor
 from xmodal.errors import UsageError
 from xmodal.ingest.prepare import Failed, Prepared, SameContent, prepare
 from xmodal.media.limits import DEFAULT_LIMITS, DecodeLimits
@@ -55,12 +55,38 @@ def _under(path: str, roots: Sequence[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
-def encode_batch(batch: Sequence[Prepared], encoders: Sequence[Encoder]) -> list[NewItem]:
+def read_text_in_images(batch: Sequence[Prepared], extractors: Sequence[TextExtractor]) -> None:
+    """Add the text found in each image (OCR) to the words attached to it, and keep where it
+    was found in the item's metadata."""
+    for ext in extractors:
+        idx = [n for n, p in enumerate(batch) if p.image is not None]
+        for start in range(0, len(idx), ext.batch_size):
+            chunk = idx[start : start + ext.batch_size]
+            found = ext.extract([im for n in chunk if (im := batch[n].image) is not None])
+            for n, boxes in zip(chunk, found, strict=True):
+                p = batch[n]
+                p.metadata[ext.name] = [
+                    {"text": b.text, "box": [list(pt) for pt in b.box], "score": round(b.score, 4)}
+                    for b in boxes
+                ]
+                words = " ".join(b.text for b in boxes).strip()
+                if words:
+                    p.text = f"{p.text}. {words}" if p.text else words
+                    p.segments[0] = replace(p.segments[0], text=p.text)
+
+
+def encode_batch(
+    batch: Sequence[Prepared],
+    encoders: Sequence[Encoder],
+    extractors: Sequence[TextExtractor] = (),
+) -> list[NewItem]:
     """Embed every segment of ``batch`` in every space that can take it.
 
     A space that embeds pixels takes an image's pixels; a text-only space takes the words
-    attached to the image instead, so text queries reach images through their words.
+    attached to the image instead (including words read from its pixels by ``extractors``),
+    so text queries reach images through their words.
     """
+    read_text_in_images(batch, extractors)
     vectors: list[dict[str, tuple[list[int], np.ndarray]]] = [{} for _ in batch]
     terms: list[dict[int, list[str]]] = [{} for _ in batch]
     for enc in encoders:
@@ -92,7 +118,7 @@ def encode_batch(batch: Sequence[Prepared], encoders: Sequence[Encoder]) -> list
                     grouped.setdefault(n, []).append(row)
                 for n, rows in grouped.items():
                     vectors[n][enc.name] = ([owners[r][1] for r in rows], vecs[rows])
-    names = frozenset(e.name for e in encoders)
+    names = frozenset(e.name for e in encoders) | {e.name for e in extractors}
     return [
         NewItem(
             path=p.ref.path,
@@ -118,6 +144,7 @@ def run_index(
     encoders: Sequence[Encoder],
     options: IndexOptions = IndexOptions(),
     progress: ProgressFactory | None = None,
+    extractors: Sequence[TextExtractor] = (),
 ) -> IndexReport:
     if options.workers < 0 or options.batch_size < 0:
         raise UsageError("workers and batch size must be 0 (automatic) or positive")
@@ -134,7 +161,10 @@ def run_index(
     }
     vanished_by_hash = {s.item.content_hash: s.item.id for s in vanished.values()}
     claimed: set[str] = set()
-    wanted = frozenset(e.name for e in encoders)
+    wanted = frozenset(e.name for e in encoders) | {e.name for e in extractors}
+    limits = options.limits
+    if extractors:
+        limits = replace(limits, max_side=max(limits.max_side, *(e.max_side for e in extractors)))
 
     todo: list[tuple[FileRef, StoredItem | None]] = []
     for f in walked.files:
@@ -150,7 +180,7 @@ def run_index(
         same_ok = s is not None and wanted <= s.encoded
         return prepare(
             ref,
-            options.limits,
+            limits,
             s.item.content_hash if (s and same_ok) else None,
             s.item.id if s else None,
             vanished_by_hash,
@@ -162,7 +192,7 @@ def run_index(
 
     def flush() -> None:
         if batch:
-            store.put_items(encode_batch(batch, encoders))
+            store.put_items(encode_batch(batch, encoders, extractors))
             if bar:
                 bar.update(len(batch))
             batch.clear()
@@ -188,7 +218,7 @@ def run_index(
                     report.moved += 1
                 else:
                     # a second copy of moved content: decode it as a new file
-                    again = prepare(ref, options.limits, None, None, {})
+                    again = prepare(ref, limits, None, None, {})
                     if isinstance(again, Prepared):
                         batch.append(again)
                         report.added += 1
