@@ -111,6 +111,8 @@ class Collection:
         with WriteLock(self.root, wait=wait):
             names = self.encoder_names()
             for m in models or ([] if names else list(DEFAULT_ENCODERS)):
+                # the canonical name (an absolute path for a fitted model) reopens anywhere
+                m = get_extractor(m).name if is_extractor(m) else get_encoder(m).spec.name
                 if m not in names:
                     names.append(m)
             encoders = [get_encoder(n) for n in names if not is_extractor(n)]

@@ -113,8 +113,6 @@ def _load_builtins() -> None:
     from xmodal.encoders import bm25, classic, e5, minilm  # noqa: F401
 
     if "ocr" not in _INFO:
-        try:
-            from xmodal.encoders import ocr
-        except ImportError:  # TEMPORARY until the module lands
-            return
+        from xmodal.encoders import ocr
+
         register_extractor(ocr.OCR_INFO, ocr.make_ocr)
