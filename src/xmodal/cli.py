@@ -391,6 +391,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
                 "dim": inf.dim,
                 "languages": list(inf.languages),
                 "size": inf.size,
+                "kind": inf.kind,
                 "available": ok,
                 "status": why,
             }
@@ -404,6 +405,31 @@ def cmd_models_list(args: argparse.Namespace) -> int:
             f"{r['name']:<16} {mark}  {','.join(r['modalities']):<11} dim {r['dim']!s:<5} "
             f"{r['size']:<18} {r['description']}"
         )
+    return 0
+
+
+def cmd_models_fit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from xmodal.encoders.classic import fit_from_folder
+
+    size = args.k if args.k is not None else (256 if args.kind == "bovw" else 64)
+    if size <= 0 or args.sample <= 0:
+        return _fail("-k and --sample must be positive")
+    out = fit_from_folder(
+        args.kind,
+        Path(args.folder),
+        Path(args.out),
+        sample=args.sample,
+        k_or_dim=size,
+        seed=args.seed,
+        progress=not args.json,
+    )
+    name = f"classic:{args.kind}@{out}"
+    if args.json:
+        _print_json({"model": name, "path": str(out)})
+    else:
+        print(f"fitted {args.kind} on {args.folder}: index with --model {name}")
     return 0
 
 
@@ -543,6 +569,15 @@ def build_parser() -> argparse.ArgumentParser:
     ml = msub.add_parser("list", help="every registered encoder and whether it runs offline")
     ml.add_argument("--json", action="store_true")
     ml.set_defaults(func=cmd_models_list)
+    mf = msub.add_parser("fit", help="fit a classic variant (bovw or pca) on a folder of images")
+    mf.add_argument("kind", choices=("bovw", "pca"))
+    mf.add_argument("folder", help="images to fit on (a sample of them)")
+    mf.add_argument("--out", required=True, help="model file to write (.npz)")
+    mf.add_argument("-k", type=int, help="visual words (bovw, default 256) or dimensions (pca, 64)")
+    mf.add_argument("--sample", type=int, default=2000, help="at most this many images")
+    mf.add_argument("--seed", type=int, default=0)
+    mf.add_argument("--json", action="store_true")
+    mf.set_defaults(func=cmd_models_fit)
 
     de = sub.add_parser("demo", help="index the OpenMoji sample and run example searches")
     de.add_argument("--db", help="collection folder (default: in the cache)")
