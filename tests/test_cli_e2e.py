@@ -516,7 +516,8 @@ def test_text_search_with_default_encoders(tmp_path: Path) -> None:
     b = build(tmp_path)
     assert b.report["added"] == len(indexed(b.expect))
     info = xmodal_json("info", "--db", b.db, "--json")
-    assert set(info["spaces"]) == {"classic", "minilm"}
+    # no CLIP weights here: auto is the classic descriptor, OCR and the bundled text models
+    assert set(info["spaces"]) == {"classic", "e5-multilingual", "bm25"}
 
     # a .txt sidecar's caption finds its image; a .json sidecar's too
     hits = search(b, "lighthouse on a rocky coast", "-k", "5")

@@ -17,9 +17,18 @@ def _names(hits: list) -> list[str]:
     return [os.path.basename(h.path) for h in hits]
 
 
+def test_auto_chooses_the_offline_set(tmp_path: Path, photo_folder: Path) -> None:
+    col = Collection.open(tmp_path / "db")
+    col.index([photo_folder / "notes"])
+    assert col.encoder_names() == ["classic", "ocr", "e5-multilingual", "bm25"]
+    assert len(col.notes) == 1 and "no CLIP weights" in col.notes[0]
+    assert Path(col.search("payment for consulting", k=1)[0].path).name == "invoice.md"
+    assert Path(col.search("付款", k=1, model="e5-multilingual")[0].path).name == "invoice.md"
+
+
 def test_index_search_and_incremental(tmp_path: Path, photo_folder: Path) -> None:
     col = Collection.open(tmp_path / "db")
-    r = col.index([photo_folder])
+    r = col.index([photo_folder], models=["classic", "minilm"])
     assert (r.added, r.updated, r.removed, r.unchanged, r.skipped) == (5, 0, 0, 0, [])
     assert col.spaces() == ["classic", "minilm"]
     assert len(col) == 5 and {i.modality for i in col} == {Modality.IMAGE, Modality.TEXT}

@@ -74,6 +74,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report.to_json())
         return 0
+    for note in col.notes:
+        print(note, file=sys.stderr)
     if not args.quiet:
         for s in report.skipped[:20]:
             print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
@@ -435,7 +437,7 @@ def cmd_models_fit(args: argparse.Namespace) -> int:
 
 # -- demo -------------------------------------------------------------------------------------
 
-DEMO_QUERIES = ("red heart", "a cat", "crying face", "airplane", '"fruit" - "apple"')
+DEMO_QUERIES = ("red heart", "a cat", "哭泣的脸", "airplane", '"fruit" - "apple"')
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -11,7 +11,13 @@ from types import TracebackType
 import numpy as np
 
 from xmodal.encoders.base import Encoder, l2_normalize
-from xmodal.encoders.registry import DEFAULT_ENCODERS, get_encoder, get_extractor, is_extractor
+from xmodal.encoders.registry import (
+    AUTO,
+    get_encoder,
+    get_extractor,
+    is_extractor,
+    resolve_auto,
+)
 from xmodal.errors import EncoderMismatchError, UnembeddableQueryError, UsageError
 from xmodal.index.base import DEFAULT_INDEX, VectorIndex, create_index
 from xmodal.ingest.pipeline import IndexOptions, run_index
@@ -42,6 +48,8 @@ class Collection:
         self.store = store
         self.index_kind = index_kind
         self._indexes: dict[str, tuple[int, VectorIndex]] = {}
+        #: one-line messages for the user (which encoders ``auto`` chose, and why)
+        self.notes: list[str] = []
 
     @classmethod
     def open(
@@ -105,12 +113,19 @@ class Collection:
         skipped without decoding, moved ones keep their vectors, removed ones leave.
 
         ``models`` adds spaces to the collection; by default the collection keeps the
-        encoders it was built with (``classic`` and ``minilm`` for a new one).
+        encoders it was built with, and a new one is built with ``auto`` (the best set
+        available offline; ``notes`` says which).
         """
         roots = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in paths]
         with WriteLock(self.root, wait=wait):
             names = self.encoder_names()
-            for m in models or ([] if names else list(DEFAULT_ENCODERS)):
+            requested = list(models or ([] if names else [AUTO]))
+            if AUTO in requested:
+                chosen, note = resolve_auto()
+                self.notes.append(note)
+                at = requested.index(AUTO)
+                requested[at : at + 1] = chosen
+            for m in requested:
                 # the canonical name (an absolute path for a fitted model) reopens anywhere
                 m = get_extractor(m).name if is_extractor(m) else get_encoder(m).spec.name
                 if m not in names:

@@ -20,6 +20,9 @@ from xmodal.records import Modality, SearchHit
 
 _THUMB = 96
 _EXCLUDES = ("ATTRIBUTION.txt",)
+#: appearance for pictures; multilingual sentence embeddings and keywords for the words
+#: attached to them (OCR is left out: these drawings hold no print)
+DEMO_MODELS = ("classic", "e5-multilingual", "bm25")
 _LABEL_W = 220
 _IMAGE_QUERY_HEX = "1F431"  # cat face: a picture that should find other cats and the words
 
@@ -94,7 +97,12 @@ def run_demo(
 
     with Collection.open(db_dir) as col:
         bar = progress_bar("indexing") if progress else None
-        report = col.index([sample_dir], progress=bar, options=IndexOptions(excludes=_EXCLUDES))
+        report = col.index(
+            [sample_dir],
+            models=list(DEMO_MODELS),
+            progress=bar,
+            options=IndexOptions(excludes=_EXCLUDES),
+        )
         print(f"collection {db_dir}: {report.summary()}")
         rows: list[tuple[str, list[SearchHit]]] = []
         for q in queries:

@@ -40,8 +40,43 @@ _INFO: dict[str, EncoderInfo] = {}
 _CACHE: dict[str, Encoder] = {}
 _EXTRACTOR_CACHE: dict[str, TextExtractor] = {}
 
-#: the encoders a collection is built with when the user names none
+#: the name that stands for the best set of encoders available offline right now
+AUTO = "auto"
+#: a fixed offline set: appearance for pictures, sentence embeddings for words
 DEFAULT_ENCODERS: tuple[str, ...] = ("classic", "minilm")
+
+
+def _cached_clip() -> str | None:
+    try:
+        from xmodal.encoders import clip
+    except ImportError:  # open_clip / torchvision not installed
+        return None
+    try:
+        cached = clip.cached_weights()
+    except Exception:  # a damaged cache must not stop indexing with the other encoders
+        return None
+    return cached[0] if cached else None
+
+
+def resolve_auto() -> tuple[list[str], str]:
+    """The encoders ``auto`` stands for, and one line saying what was chosen and why.
+
+    With CLIP weights in the cache: CLIP (pictures and words in one space) + OCR + text;
+    without: the classical image descriptor + OCR + text, all from bundled models.
+    """
+    _load_builtins()
+    text = ["e5-multilingual" if _INFO["e5-multilingual"].available()[0] else "minilm", "bm25"]
+    ocr = ["ocr"] if _INFO["ocr"].available()[0] else []
+    clip = _cached_clip()
+    if clip is not None:
+        names = [clip, *ocr, *text]
+        return names, f"auto: {' + '.join(names)}"
+    names = ["classic", *ocr, *text]
+    return names, (
+        f"auto: {' + '.join(names)}; no CLIP weights cached, so words find pictures only "
+        "through the words attached to them: `xmodal models pull clip:ViT-B-32@laion2b_s34b_b79k` "
+        "on a connected machine, or --model clip:MODEL@/path/to/weights.safetensors"
+    )
 
 
 def register(info: EncoderInfo) -> Callable[[Factory], Factory]:
