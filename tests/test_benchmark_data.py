@@ -543,3 +543,39 @@ def test_scene_arguments_are_checked(tmp_path: Path) -> None:
         bsc.prepare(tmp_path / "x", n_images=3, difficulty="medium", progress=False)
     with pytest.raises(XmodalError, match="n_images"):
         bsc.prepare(tmp_path / "x", n_images=0, progress=False)
+
+
+def test_oracle_captions_and_chance_and_a_real_run(fake_openmoji: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from xmodal.eval.bench import random_baseline
+
+    oracle = bom.prepare(
+        tmp_path / "oracle",
+        split="train",
+        size=24,
+        progress=False,
+        extracted=fake_openmoji,
+        oracle_captions=True,
+    )
+    sidecars = sorted((oracle.root / "images").glob("*.json"))
+    assert sidecars and len(sidecars) == len(list((oracle.root / "images").glob("*.png")))
+    assert json.loads(sidecars[0].read_text())["caption"]
+    assert "ORACLE" in oracle.description
+
+    chance = random_baseline(oracle, depth=5, seed=1)
+    assert set(chance) == {t.name for t in oracle.tasks}
+    for result in chance.values():
+        assert 0.0 <= result.means["recall@5"] <= 1.0
+
+    # the oracle is what it says: words attached to each drawing find it
+    done = subprocess.run(
+        [sys.executable, "-m", "xmodal.cli", "bench", "run", "--data", str(oracle.root),
+         "--model", "bm25", "--task", "t2i", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    t2i = json.loads(done.stdout)["tasks"]["t2i"]
+    assert t2i["recall@10"] > chance["t2i"].means["recall@10"]
+    assert t2i["metric"] == "recall@10" and t2i["num_queries"] > 0

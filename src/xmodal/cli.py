@@ -297,6 +297,8 @@ def cmd_bench_prepare(args: argparse.Namespace) -> int:
     if args.name not in benchmark_names():
         return _fail(f"unknown benchmark {args.name!r}; known: {', '.join(benchmark_names())}")
     options: dict[str, Any] = {"seed": args.seed, "progress": not args.json}
+    if args.oracle_captions:
+        options["oracle_captions"] = True
     for key in ("size", "limit", "split", "n_images", "difficulty"):
         value = getattr(args, key)
         if value is not None:
@@ -322,6 +324,13 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
     from xmodal.progress import progress_bar
 
     layout = load_layout(args.data)
+    if args.baseline == "random":
+        from xmodal.eval.bench import random_baseline
+
+        chance = random_baseline(layout, tasks=args.task, depth=args.k, seed=args.seed)
+        return _print_bench(args, layout.name, "random", None, {
+            n: (next(t for t in layout.tasks if t.name == n).metric, r) for n, r in chance.items()
+        })  # fmt: skip
     models = args.model or None
     db = args.db or os.path.join(layout.root, "db-" + ("+".join(models) if models else "default"))
     quiet = args.json
@@ -347,32 +356,37 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
                     os.path.join(args.report, name),
                     title=f"{layout.name} / {name}: {r.task.description}",
                 )
-    if args.json:
-        _print_json(
-            {
-                "benchmark": layout.name,
-                "db": db,
-                "space": space,
-                "tasks": {
-                    n: {
-                        "metric": r.task.metric,
-                        **_finite(r.eval.result.means),
-                        "num_queries": r.eval.result.num_queries,
-                    }
-                    for n, r in results.items()
-                },
-            }
-        )
-        return 0
-    header = f"{'task':<20} {'queries':>7} " + " ".join(f"{c:>9}" for c in _BENCH_COLUMNS)
-    print(f"{layout.name} ({space or 'all spaces'}), collection {db}")
-    print(header)
-    for n, r in results.items():
-        m = r.eval.result.means
-        cells = " ".join(f"{m.get(c, float('nan')):9.4f}" for c in _BENCH_COLUMNS)
-        print(f"{n:<20} {r.eval.result.num_queries:>7} {cells}")
-    if args.report:
+    code = _print_bench(
+        args,
+        layout.name,
+        space or "all spaces",
+        db,
+        {n: (r.task.metric, r.eval.result) for n, r in results.items()},
+    )
+    if args.report and not args.json:
         print(f"reports: {args.report}/<task>/index.html")
+    return code
+
+
+def _print_bench(
+    args: argparse.Namespace,
+    name: str,
+    label: str,
+    db: str | None,
+    results: dict[str, tuple[str, Any]],
+) -> int:
+    if args.json:
+        tasks = {
+            n: {"metric": metric, **_finite(r.means), "num_queries": r.num_queries}
+            for n, (metric, r) in results.items()
+        }
+        _print_json({"benchmark": name, "db": db, "space": label, "tasks": tasks})
+        return 0
+    print(f"{name} ({label})" + (f", collection {db}" if db else ""))
+    print(f"{'task':<20} {'queries':>7} " + " ".join(f"{c:>9}" for c in _BENCH_COLUMNS))
+    for n, (_, r) in results.items():
+        cells = " ".join(f"{r.means.get(c, float('nan')):9.4f}" for c in _BENCH_COLUMNS)
+        print(f"{n:<20} {r.num_queries:>7} {cells}")
     return 0
 
 
@@ -553,6 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--split", choices=("train", "val", "test"), help="openmoji: which split")
     bp.add_argument("--n-images", type=int, help="scenes: number of images")
     bp.add_argument("--difficulty", choices=("easy", "hard"), help="scenes: difficulty")
+    bp.add_argument(
+        "--oracle-captions",
+        action="store_true",
+        help="openmoji: give each drawing its caption as a sidecar (an upper-bound baseline)",
+    )
     bp.add_argument("--json", action="store_true")
     bp.set_defaults(func=cmd_bench_prepare)
     br = bsub.add_parser("run", help="index a prepared benchmark and score every task")
@@ -563,6 +582,10 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--task", action="append", help="only this task (repeatable)")
     br.add_argument("-k", type=int, default=100, help="results per query (default 100)")
     br.add_argument("--report", metavar="DIR", help="write an HTML report per task here")
+    br.add_argument(
+        "--baseline", choices=("random",), help="score a baseline instead of a collection"
+    )
+    br.add_argument("--seed", type=int, default=0, help="seed of the random baseline")
     br.add_argument("--json", action="store_true")
     br.set_defaults(func=cmd_bench_run)
 

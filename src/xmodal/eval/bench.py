@@ -6,13 +6,22 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from xmodal.collection import Collection
 from xmodal.errors import UsageError
 from xmodal.eval.benchmarks import BenchmarkLayout, Task
-from xmodal.eval.metrics import DEFAULT_KS
-from xmodal.eval.runner import CollectionEval, evaluate_collection, qrels_by_path, read_queries
-from xmodal.eval.trec import Qrels, read_qrels
+from xmodal.eval.metrics import DEFAULT_KS, EvalResult, evaluate
+from xmodal.eval.runner import (
+    IMAGE_PREFIX,
+    CollectionEval,
+    evaluate_collection,
+    qrels_by_path,
+    read_queries,
+)
+from xmodal.eval.trec import Qrels, Run, read_qrels
 from xmodal.ingest.pipeline import IndexOptions
+from xmodal.media.walk import walk
 from xmodal.progress import ProgressFactory
 from xmodal.query.filters import Filters
 from xmodal.records import IndexReport, Modality
@@ -69,4 +78,38 @@ def run_tasks(
             progress=progress,
         )
         out[task.name] = TaskResult(task, qrels, ev)
+    return out
+
+
+def random_baseline(
+    layout: BenchmarkLayout,
+    *,
+    tasks: Sequence[str] | None = None,
+    depth: int = 100,
+    seed: int = 0,
+) -> dict[str, EvalResult]:
+    """What chance scores: every query ranks the task's candidate documents at random.
+
+    Candidates are the documents of the task's target modality, less an image query's own
+    picture; the qrels are used with their path ids as written, no collection needed.
+    """
+    rng = np.random.default_rng(seed)
+    out: dict[str, EvalResult] = {}
+    for task in layout.tasks:
+        if tasks is not None and task.name not in tasks:
+            continue
+        wanted = Modality(task.target_modality)
+        docs = sorted(
+            os.path.relpath(f.path, layout.root)
+            for f in walk(list(layout.documents)).files
+            if f.modality is wanted
+        )
+        queries = read_queries(task.queries)
+        run: Run = {}
+        for qid, text in queries.items():
+            own = text[len(IMAGE_PREFIX) :] if text.startswith(IMAGE_PREFIX) else None
+            pool = [d for d in docs if d != own]
+            picks = rng.permutation(len(pool))[:depth]
+            run[qid] = {pool[i]: float(depth - r) for r, i in enumerate(picks)}
+        out[task.name] = evaluate(read_qrels(task.qrels), run, sorted({*DEFAULT_KS, 100}))
     return out

@@ -138,11 +138,14 @@ def prepare(
     progress: bool = True,
     include_skin_tones: bool = False,
     extracted: Path | None = None,
+    oracle_captions: bool = False,
 ) -> BenchmarkLayout:
     """Prepare the OpenMoji benchmark for ``split`` in ``out`` (replacing an earlier one).
 
     ``limit`` keeps the first N concepts of the split, for quick runs. ``extracted`` uses an
     unpacked OpenMoji package instead of :func:`xmodal.datasets.openmoji.fetch`.
+    ``oracle_captions`` gives every drawing a sidecar holding its caption and tags: the
+    answer key itself, for an upper-bound ("oracle") baseline that reads it.
     """
     if split not in SPLITS:
         raise XmodalError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -160,6 +163,7 @@ def prepare(
         "size": size,
         "limit": limit,
         "include_skin_tones": include_skin_tones,
+        "oracle_captions": oracle_captions,
     }
     with Staging(out) as root:
         _write_splits(root / SPLITS_FILE, parts, seed)
@@ -232,6 +236,11 @@ def _build(
         image_rel = f"images/img-{i_num:06d}.png"
         text_rel = f"texts/{t_num:06d}.txt"
         os.replace(om.image_path(emoji, render_dir), root / image_rel)
+        if params.get("oracle_captions"):
+            sidecar = {"caption": emoji.annotation, "tags": list(emoji.tags)}
+            atomic_write_text(
+                (root / image_rel).with_suffix(".json"), json.dumps(sidecar, ensure_ascii=False)
+            )
         atomic_write_text(root / text_rel, _text_document(emoji))
         image_of[emoji.hexcode] = image_rel
         text_of[emoji.hexcode] = text_rel
@@ -290,7 +299,8 @@ def _build(
         root=root,
         documents=(images_dir, texts_dir),
         tasks=tuple(tasks),
-        description="OpenMoji drawings with their captions and tags (CC BY-SA 4.0)",
+        description="OpenMoji drawings with their captions and tags (CC BY-SA 4.0)"
+        + (" - ORACLE: every drawing carries its caption" if params.get("oracle_captions") else ""),
         params=params,
         counts={"concepts": len(chosen), "images": len(rendered), "texts": len(rendered)},
     )
