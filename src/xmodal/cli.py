@@ -424,6 +424,26 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    from xmodal.encoders.registry import info, split_name
+
+    family, _ = split_name(args.name)
+    if family not in ("clip", "hf-clip"):
+        inf = info(args.name)
+        ok, why = inf.available()
+        return _fail(f"nothing to pull for {args.name!r}: {why if ok else 'unavailable: ' + why}")
+    try:
+        from xmodal.encoders.clip import pull
+    except ImportError:
+        return _fail("CLIP models need open_clip: pip install -e '.[clip]'")
+    path = pull(args.name, progress=not args.json)
+    if args.json:
+        _print_json({"model": args.name, "path": str(path)})
+    else:
+        print(f"{args.name}: {path}")
+    return 0
+
+
 def cmd_models_fit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -594,6 +614,10 @@ def build_parser() -> argparse.ArgumentParser:
     ml = msub.add_parser("list", help="every registered encoder and whether it runs offline")
     ml.add_argument("--json", action="store_true")
     ml.set_defaults(func=cmd_models_list)
+    mp = msub.add_parser("pull", help="download a model's weights into the cache (checksummed)")
+    mp.add_argument("name", help="e.g. clip:ViT-B-32@laion2b_s34b_b79k")
+    mp.add_argument("--json", action="store_true")
+    mp.set_defaults(func=cmd_models_pull)
     mf = msub.add_parser("fit", help="fit a classic variant (bovw or pca) on a folder of images")
     mf.add_argument("kind", choices=("bovw", "pca"))
     mf.add_argument("folder", help="images to fit on (a sample of them)")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from xmodal.atomic import atomic_file
 from xmodal.collection import Collection
 from xmodal.errors import DecodeError
 from xmodal.ingest.pipeline import IndexOptions
@@ -73,9 +74,8 @@ def contact_sheet(rows: Sequence[tuple[str, Sequence[SearchHit]]], out: Path) ->
             x = _LABEL_W + c * (_THUMB + pad)
             sheet.paste(_tile(hit), (x, y))
             draw.rectangle((x, y, x + _THUMB - 1, y + _THUMB - 1), outline=(200, 200, 200))
-    tmp = out.with_suffix(".tmp.png")
-    sheet.save(tmp)
-    os.replace(tmp, out)
+    with atomic_file(out) as f:
+        sheet.save(f, "PNG")
     return out
 
 

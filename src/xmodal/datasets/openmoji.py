@@ -28,6 +28,7 @@ from typing import Any
 import resvg_py
 from tqdm import tqdm
 
+from xmodal.atomic import atomic_write_bytes
 from xmodal.errors import XmodalError
 
 VERSION = "17.0.0"
@@ -225,7 +226,7 @@ def rasterise(
                 )
                 continue
             png.parent.mkdir(parents=True, exist_ok=True)
-            _write_bytes(png, data)
+            atomic_write_bytes(png, data)
         if sidecars:
             sidecar = png.with_suffix(".json")
             if not sidecar.exists():
@@ -451,21 +452,9 @@ def _png_size(path: Path) -> tuple[int, int] | None:
     return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
-    # Written under a temporary name and renamed: a file cut short by an interrupt would
-    # otherwise be taken as done on the next run.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def _write_text(path: Path, text: str) -> None:
-    _write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 # --- sample -----------------------------------------------------------------------------

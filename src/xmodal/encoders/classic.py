@@ -20,10 +20,8 @@ the model's numbers, so vectors from a refitted model never share a space with o
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -35,6 +33,7 @@ from PIL import Image
 from skimage.color import rgb2lab
 from skimage.feature import hog
 
+from xmodal.atomic import atomic_file
 from xmodal.encoders.base import Encoder, EncoderSpec, l2_normalize
 from xmodal.encoders.registry import EncoderInfo, register
 from xmodal.errors import UsageError, XmodalError
@@ -157,27 +156,10 @@ def _digest(arrays: Mapping[str, np.ndarray]) -> str:
 
 
 def _save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> Path:
-    """Write next to the target and rename, so that a reader never sees half a model."""
     target = Path(path).expanduser().absolute()
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    # the rename itself must reach the disk too, or a crash can bring the old file back
-    with contextlib.suppress(OSError):
-        dfd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+    with atomic_file(target) as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]
     return target
 
 

@@ -21,14 +21,11 @@ which needs no backend selection: writing a report leaves pyplot's global backen
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import html
 import io
 import json
 import math
-import os
-import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from xmodal.atomic import atomic_write_bytes
 from xmodal.eval.metrics import RELEVANCE_THRESHOLD, EvalResult, evaluate
 from xmodal.eval.stats import PairedResult, bootstrap_ci, paired_test
 from xmodal.eval.trec import Qrels, Run, ranking_order
@@ -276,17 +274,6 @@ def _default_max_k(runs: Sequence[RunReport]) -> int:
 # --- files -----------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
 
 @dataclass(frozen=True, slots=True)
 class _Thumb:
@@ -334,7 +321,7 @@ class _Thumbnails:
         # A digest makes a safe, stable file name out of any document id.
         digest = hashlib.sha256(docid.encode("utf-8", "surrogatepass")).hexdigest()[:24]
         self._dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self._dir / f"{digest}.png", buf.getvalue())
+        atomic_write_bytes(self._dir / f"{digest}.png", buf.getvalue())
         return _Thumb(f"{THUMB_DIR}/{digest}.png", size[0], size[1])
 
 
@@ -378,7 +365,7 @@ def _draw_plots(
     def save(fig: Figure, name: str) -> None:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", facecolor="white")
-        _write_atomic(out_dir / name, buf.getvalue())
+        atomic_write_bytes(out_dir / name, buf.getvalue())
 
     max_k = len(recall[0])
     ks = np.arange(1, max_k + 1)
@@ -818,10 +805,10 @@ def write_report(
     thumbs = _Thumbnails(out_dir, thumbnails)
     page = _page(title, runs, summaries, comparisons, hardest, tables, thumbs, depth, generated)
     summary = _summary_json(title, generated, runs, summaries, comparisons, recall, iprec, hardest)
-    _write_atomic(
+    atomic_write_bytes(
         out_dir / "summary.json",
         (json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode(),
     )
     index = out_dir / "index.html"
-    _write_atomic(index, page.encode("utf-8"))
+    atomic_write_bytes(index, page.encode("utf-8"))
     return index

@@ -16,14 +16,13 @@ silently keeping either copy would change the numbers.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from xmodal.atomic import atomic_write_text
 from xmodal.errors import UsageError
 
 StrPath = str | os.PathLike[str]
@@ -203,7 +202,7 @@ def write_run(path: StrPath, run: Mapping[str, Sequence[tuple[str, float]]], tag
             # repr() is the shortest text that parses back to the same double, so a
             # written run evaluates exactly like the in-memory one.
             lines.append(f"{qid} Q0 {docid} {rank} {value!r} {tag}\n")
-    _atomic_write_text(Path(path), "".join(lines))
+    atomic_write_text(Path(path), "".join(lines))
 
 
 def write_qrels(path: StrPath, qrels: Mapping[str, Mapping[str, int]]) -> None:
@@ -214,20 +213,5 @@ def write_qrels(path: StrPath, qrels: Mapping[str, Mapping[str, int]]) -> None:
         for docid, rel in judged.items():
             _check_token("qrels", "document id", docid)
             lines.append(f"{qid} 0 {docid} {int(rel)}\n")
-    _atomic_write_text(Path(path), "".join(lines))
+    atomic_write_text(Path(path), "".join(lines))
 
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    # A random sibling name opened with O_EXCL rather than mkstemp: open() applies the
-    # umask, so the final file gets ordinary permissions instead of mkstemp's 0600.
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from xmodal.atomic import atomic_file
 from xmodal.store.sqlite import Store
 
 SNAPSHOT_DIR = "snapshots"
@@ -28,15 +27,8 @@ def _paths(folder: Path, space: str, gen: int) -> tuple[Path, Path]:
 
 
 def _atomic_save(path: Path, arr: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, arr)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path) as f:
+        np.save(f, arr)
 
 
 def load_space(store: Store, space: str, dim: int) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,6 @@ itself in the collection and would otherwise come first in its own results.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 import os
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from xmodal.atomic import atomic_write_text
 from xmodal.errors import XmodalError
 from xmodal.eval.trec import write_qrels
 
@@ -232,18 +232,6 @@ def load_layout(root: str | os.PathLike[str]) -> BenchmarkLayout:
 
 # --- helpers shared by the built-ins ----------------------------------------------------
 
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a sibling temporary file and rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 def write_queries(path: Path, queries: Iterable[tuple[str, str]]) -> int:
