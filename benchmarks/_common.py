@@ -52,9 +52,23 @@ def _version(module: str) -> str:
     return str(getattr(mod, "__version__", "unknown"))
 
 
+def _git(*args: str) -> str:
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(
+            ["git", *args], capture_output=True, text=True, check=True, cwd=here
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return out.strip()
+
+
 def machine_facts() -> dict[str, Any]:
     """What a reader needs to compare these numbers with theirs."""
+    changed = [line for line in _git("status", "--porcelain", "--", "src").splitlines() if line]
     return {
+        "git_head": _git("rev-parse", "--short", "HEAD"),
+        "src_files_changed_since_head": len(changed),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "nproc": _nproc(),
         "os_cpu_count": os.cpu_count(),
@@ -75,6 +89,52 @@ def facts_markdown(facts: dict[str, Any]) -> str:
     extra = [k for k in facts if k not in keys and k != "os_cpu_count" and k != "platform"]
     parts = [f"{k}={facts[k]}" for k in keys + extra if k in facts]
     return "Machine: " + ", ".join(parts)
+
+
+def _busy_seconds() -> float | None:
+    """CPU seconds all processes have spent busy since boot (``/proc/stat``), or None."""
+    try:
+        with open("/proc/stat", encoding="utf-8") as f:
+            fields = f.readline().split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class LoadMonitor:
+    """How many cores other processes kept busy while a block ran: the noise floor of a
+    measurement on a shared machine."""
+
+    def __init__(self) -> None:
+        self.other_cores: float | None = None
+
+    def __enter__(self) -> LoadMonitor:
+        self._busy = _busy_seconds()
+        self._own = time.process_time()
+        self._wall = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        busy = _busy_seconds()
+        wall = time.perf_counter() - self._wall
+        if busy is None or self._busy is None or wall <= 0:
+            return
+        own = time.process_time() - self._own
+        self.other_cores = max(0.0, (busy - self._busy - own) / wall)
+
+
+def wait_for_quiet(max_wait_s: float, threshold: float = 0.25, window_s: float = 5.0) -> float:
+    """Wait (at most ``max_wait_s``) until other processes use under ``threshold`` cores over a
+    ``window_s`` window; returns the last measured background load in cores."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        with LoadMonitor() as m:
+            time.sleep(window_s)
+        load = m.other_cores or 0.0
+        if load < threshold or time.monotonic() >= deadline:
+            return load
+        print(f"  waiting for a quiet machine: {load:.2f} cores busy elsewhere", file=sys.stderr)
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -37,7 +37,15 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from _common import facts_markdown, machine_facts, md_table, summary, write_json
+from _common import (
+    LoadMonitor,
+    facts_markdown,
+    machine_facts,
+    md_table,
+    summary,
+    wait_for_quiet,
+    write_json,
+)
 from xmodal import Collection
 from xmodal.encoders import get_encoder
 from xmodal.encoders.base import Encoder
@@ -193,6 +201,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         enc = get_encoder(args.model)
         load_s = time.perf_counter() - t0
+        # the batch size run_index uses: the option, or else what the encoder asks for
+        batch_size = options.batch_size or enc.batch_size
 
         refs = walk([str(folder)]).files
         assert len(refs) == args.n, (len(refs), args.n)
@@ -201,8 +211,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         n = args.n
 
         def step(name: str, fn: Callable[[], Any]) -> Any:
-            walls, cpus, out = _repeat(fn, args.repeats)
+            if args.wait_quiet:
+                wait_for_quiet(args.wait_quiet)
+            with LoadMonitor() as mon:
+                walls, cpus, out = _repeat(fn, args.repeats)
             results[name] = _rate(n, walls, cpus)
+            results[name]["other_processes_cores"] = mon.other_cores
             print(f"  {name}: {results[name]['median_per_s']:.1f}/s", file=sys.stderr)
             return out
 
@@ -222,7 +236,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
 
             def prep_all() -> list[Any]:
-                window = max(2 * options.batch_size, 4 * workers)
+                window = max(2 * batch_size, 4 * workers)
                 job = lambda r: prepare(r, limits, None, None, {})  # noqa: E731
                 return list(bounded_map(pool, job, refs, window))
 
@@ -236,7 +250,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ]
         step(
             "encoder alone (decoded in memory)",
-            lambda: _encode_alone(enc, images, texts, options.batch_size),
+            lambda: _encode_alone(enc, images, texts, batch_size),
         )
 
         def consumer(commit_only: list[list[NewItem]] | None) -> int:
@@ -248,7 +262,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     for items in commit_only:
                         store.put_items(items)
                 else:
-                    for chunk in _batches(prepared, options.batch_size):
+                    for chunk in _batches(prepared, batch_size):
                         store.put_items(encode_batch(list(chunk), [enc]))
             finally:
                 store.close()
@@ -256,7 +270,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             return n
 
         step("main thread work: encode_batch + put_items", lambda: consumer(None))
-        new_items = [encode_batch(list(c), [enc]) for c in _batches(prepared, options.batch_size)]
+        new_items = [encode_batch(list(c), [enc]) for c in _batches(prepared, batch_size)]
         step("commit alone: put_items", lambda: consumer(new_items))
         new_items.clear()  # free the decoded images before the pipeline runs
         prepared.clear()
@@ -292,7 +306,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "format": VARIANTS[args.variant][2],
             "total_mb": round(total_bytes / 1e6, 1),
             "model": args.model,
-            "batch_size": options.batch_size,
+            "batch_size": batch_size,
             "threads": workers,
             "repeats": args.repeats,
             "seed": args.seed,
@@ -304,6 +318,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "ratio_pipeline_over_encoder": {"median": ratio_median, "best": ratio_best},
         "goal": ">= 0.9",
     }
+
+
+def _fmt_load(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
 
 
 def render(out: dict[str, Any]) -> str:
@@ -318,9 +336,17 @@ def render(out: dict[str, Any]) -> str:
                 f"{1000.0 / r['median_per_s']:.2f}",
                 f"{r['cpu_ms_per_image']:.2f}",
                 f"{r['cores_busy']:.2f}",
+                _fmt_load(r.get("other_processes_cores")),
             ]
         )
     ratio = out["ratio_pipeline_over_encoder"]
+    res = out["results"]
+    prep = next(v for k, v in res.items() if k.startswith("prepare"))
+    main_work = res["main thread work: encode_batch + put_items"]
+    alone = res["encoder alone (decoded in memory)"]["median_per_s"]
+    cpu_per_image = prep["cpu_ms_per_image"] + main_work["cpu_ms_per_image"]
+    nproc = out["machine"]["nproc"]
+    ceiling = min(alone, nproc * 1000.0 / cpu_per_image)
     return "\n".join(
         [
             f"## Ingest: {cfg['n']} {cfg['variant']} images "
@@ -338,12 +364,17 @@ def render(out: dict[str, Any]) -> str:
                     "wall ms/image",
                     "CPU ms/image",
                     "cores busy",
+                    "other processes (cores)",
                 ],
                 rows,
             ),
             "",
             f"pipeline / encoder alone: {ratio['median']:.2f} (medians), "
             f"{ratio['best']:.2f} (best of each); goal {out['goal']}",
+            f"CPU-time bound for the pipeline on {nproc} idle cores: min(encoder alone, "
+            f"{nproc} x 1000 / ({prep['cpu_ms_per_image']:.2f} prepare + "
+            f"{main_work['cpu_ms_per_image']:.2f} main-thread CPU ms/image)) = "
+            f"{ceiling:.0f} images/s, i.e. a ratio of at most {ceiling / alone:.2f}",
             f"(encoder load, not timed above: {cfg['encoder_load_s']} s)",
         ]
     )
@@ -356,10 +387,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--model", default="classic", help="encoder name (default classic)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=IndexOptions().batch_size)
+    p.add_argument(
+        "--batch-size", type=int, default=0, help="0: the pipeline's choice (the encoder's)"
+    )
     p.add_argument("--workers", type=int, default=0, help="decode threads (0: pipeline default)")
     p.add_argument("--tmp", default=None, help="parent folder for the temporary data")
     p.add_argument("--keep", action="store_true", help="keep the generated images")
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        help="before each stage, wait up to this many seconds for other processes to go idle",
+    )
     p.add_argument("--json-out", default=None, help="also write the results as JSON here")
     args = p.parse_args(argv)
     out = run(args)

@@ -101,7 +101,8 @@ _FROZEN_VALUES = [
 _FROZEN_ENCODED_SHA = "30fbc329798f211e7ab3697df8a029e870e32d887fe55d7b47e13332ab737fdf"
 _FROZEN_FINGERPRINT = (
     '{"dim": 532, "modalities": ["image"], "name": "classic", "preprocessing": {"color": '
-    '{"bins": [4, 6, 6], "size": 64, "space": "lab"}, "hog": {"block": 2, "cell": 16, '
+    '{"bins": [4, 6, 6], "size": 64, "space": "lab"}, "decode_max_side": 160, '
+    '"hog": {"block": 2, "cell": 16, '
     '"orientations": 9, "size": 64}, "phash": {"hash_size": 8}, "resample": "bilinear", '
     '"weights": {"color": 1.0, "hog": 1.0, "phash": 0.5}}, "weights": "none"}'
 )

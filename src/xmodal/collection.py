@@ -20,7 +20,7 @@ from xmodal.encoders.registry import (
 )
 from xmodal.errors import EncoderMismatchError, UnembeddableQueryError, UsageError
 from xmodal.index.base import DEFAULT_INDEX, VectorIndex, create_index
-from xmodal.ingest.pipeline import IndexOptions, run_index
+from xmodal.ingest.pipeline import IndexOptions, decode_limits, run_index
 from xmodal.ingest.prepare import Prepared, prepare
 from xmodal.media.limits import DEFAULT_LIMITS
 from xmodal.media.walk import FileRef, modality_of
@@ -194,7 +194,15 @@ class Collection:
 
         found = walk([path])
         ref = found.files[0] if found.files else FileRef(path, Modality.IMAGE, 0, 0)
-        result = prepare(ref, DEFAULT_LIMITS, None, None, {})
+        # decoded exactly as indexing decoded the collection's images, so a picture that is in
+        # the collection finds itself with the same vector
+        names = self.encoder_names()
+        limits = decode_limits(
+            DEFAULT_LIMITS,
+            [get_encoder(n) for n in names if not is_extractor(n)],
+            [get_extractor(n) for n in names if is_extractor(n)],
+        )
+        result = prepare(ref, limits, None, None, {})
         if not isinstance(result, Prepared) or result.image is None:
             reason = getattr(result, "reason", "cannot decode")
             raise UsageError(f"query image {term.value}: {reason}")

@@ -74,6 +74,10 @@ class Encoder(ABC):
 
     #: items per call that keeps the encoder efficient without holding too much in memory
     batch_size: int = 32
+    #: the longest image side this encoder needs (None: the default decode limit). Decoding
+    #: no larger than needed is most of the ingest time for small descriptors: a JPEG decodes
+    #: straight to a reduced scale.
+    input_side: int | None = None
     #: a lexical encoder makes no vectors: it analyses text into terms (``analyze``) for a
     #: keyword index, and its space is searched by BM25 instead of by vectors
     lexical: bool = False

@@ -47,7 +47,11 @@ _HOG_ORIENT = 9
 _HASH_SIZE = 8
 _WEIGHTS = {"color": 1.0, "hog": 1.0, "phash": 0.5}
 
+#: every part works on 64 px or less; a little headroom keeps the downscale smooth
+DECODE_SIDE = 160
+
 _PREPROCESSING: dict[str, Any] = {
+    "decode_max_side": DECODE_SIDE,
     "color": {"space": "lab", "bins": [_L_BINS, _A_BINS, _B_BINS], "size": _COLOR_SIZE},
     "hog": {"size": _HOG_SIZE, "cell": _HOG_CELL, "orientations": _HOG_ORIENT, "block": 2},
     "phash": {"hash_size": _HASH_SIZE},
@@ -104,6 +108,7 @@ def describe(img: Image.Image) -> np.ndarray:
 
 class ClassicEncoder(Encoder):
     batch_size = 64
+    input_side = DECODE_SIDE
 
     def __init__(self) -> None:
         self._spec = EncoderSpec(

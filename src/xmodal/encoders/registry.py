@@ -145,7 +145,7 @@ def get_encoder(name: str) -> Encoder:
 
 def _load_builtins() -> None:
     # Importing the modules registers them; kept lazy so that `import xmodal` stays light.
-    from xmodal.encoders import bm25, classic, e5, minilm  # noqa: F401
+    from xmodal.encoders import bm25, classic, clip, e5, minilm  # noqa: F401
 
     if "ocr" not in _INFO:
         from xmodal.encoders import ocr

@@ -138,6 +138,15 @@ def encode_batch(
     ]
 
 
+def decode_limits(
+    base: DecodeLimits, encoders: Sequence[Encoder], extractors: Sequence[TextExtractor] = ()
+) -> DecodeLimits:
+    """Decode images no larger than the most demanding encoder or extractor needs."""
+    sides = [e.input_side or base.max_side for e in encoders if e.accepts(Modality.IMAGE)]
+    sides += [e.max_side for e in extractors]
+    return replace(base, max_side=max(sides)) if sides else base
+
+
 def run_index(
     store: Store,
     roots: Sequence[str],
@@ -162,9 +171,7 @@ def run_index(
     vanished_by_hash = {s.item.content_hash: s.item.id for s in vanished.values()}
     claimed: set[str] = set()
     wanted = frozenset(e.name for e in encoders) | {e.name for e in extractors}
-    limits = options.limits
-    if extractors:
-        limits = replace(limits, max_side=max(limits.max_side, *(e.max_side for e in extractors)))
+    limits = decode_limits(options.limits, encoders, extractors)
 
     todo: list[tuple[FileRef, StoredItem | None]] = []
     for f in walked.files:

@@ -183,7 +183,7 @@ def decode_image(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodedI
             embedded = _exif_text(im) + _xmp_text(im)
             if im.getexif().get(_EXIF_ORIENTATION) in _ORIENTATIONS_SWAPPING_AXES:
                 width, height = height, width  # report the size as the picture is shown
-            im = ImageOps.exif_transpose(im) or im
+            ImageOps.exif_transpose(im, in_place=True)
             im.load()
             im = _to_rgb(im)
         except DecodeError:

@@ -1,0 +1,335 @@
+"""The fast CPU path for clip encoders: ``clip:MODEL@TAG_OR_PATH#onnx`` and ``#onnx-int8``.
+
+Each tower is exported once per architecture and weights to ONNX (dynamic batch axis) and run
+with ONNX Runtime, which on a CPU beats eager PyTorch for these graphs. ``#onnx-int8`` adds
+dynamic int8 quantisation of the matrix multiplications; its vectors differ slightly from the
+float ones, which is why the backend is part of the encoder name and so of the fingerprint.
+
+Exports live in ``$XMODAL_CACHE/onnx/<model>-<sha256[:16] of the weights>/`` (default
+``~/.cache/xmodal``); every file is written to a temporary name and renamed into place, and
+``meta.json`` is written last, so a crash or a concurrent export never leaves a half-file that
+a later run would trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from xmodal.atomic import atomic_write_text
+from xmodal.encoders.base import EncoderSpec
+from xmodal.encoders.clip import (
+    ClipEncoder,
+    ResolvedWeights,
+    Tower,
+    context_length_of,
+    embed_dim,
+    get_tokenizer,
+    image_transform,
+    languages_for,
+    load_open_clip,
+    preprocess_cfg_for,
+    preprocess_record,
+)
+from xmodal.errors import MissingDependencyError, XmodalError
+from xmodal.records import Modality
+
+if TYPE_CHECKING:
+    import onnxruntime
+    import torch
+
+#: bump when the exported graphs change meaning, so stale exports are redone
+EXPORT_VERSION = 1
+OPSET = 18
+#: the matrix products carry almost all of a transformer's work; int8 convolutions run slower
+#: than float ones in ONNX Runtime's dynamic path, so convolutions stay float
+QUANTIZED_OPS = ("MatMul", "Gemm")
+
+
+def cache_root() -> Path:
+    """xmodal's cache: ``$XMODAL_CACHE``, else ``~/.cache/xmodal``."""
+    env = os.environ.get("XMODAL_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "xmodal"
+
+
+def export_dir(w: ResolvedWeights) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", w.name.model)
+    # the same file under quick-GELU is a different function, so it gets its own graphs
+    variant = "-quickgelu" if w.quick_gelu else ""
+    return cache_root() / "onnx" / f"{safe}{variant}-{w.digest[:16]}"
+
+
+def cpu_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def _atomic_write(dest: Path, write: Callable[[Path], None]) -> None:
+    """``write`` into a private folder beside ``dest``, then rename into place.
+
+    Exports over 2 GB put their weights in a sidecar file named after the model; sidecars move
+    first so that the model file, which refers to them, appears last.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmpdir = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent))
+    try:
+        tmp = tmpdir / dest.name
+        write(tmp)
+        written = sorted(tmpdir.iterdir())
+        for path in written:
+            _fsync(path)
+        for extra in written:
+            if extra != tmp:
+                os.replace(extra, dest.parent / extra.name)
+        os.replace(tmp, dest)
+        _fsync(dest.parent)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _fsync(path: Path) -> None:
+    # the rename must not reach the disk before the bytes it exposes
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """onnxruntime's quantiser advises on preprocessing through the root logger, which would
+    reach the CLI's stderr; the advice does not apply (see QUANTIZED_OPS)."""
+
+    def drop(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+    root = logging.getLogger()
+    root.addFilter(drop)
+    try:
+        yield
+    finally:
+        root.removeFilter(drop)
+
+
+def _export_module(
+    module: torch.nn.Module, example: torch.Tensor, dest: Path, input_name: str, output_name: str
+) -> str:
+    """Export ``module`` with a dynamic batch axis; returns which exporter succeeded."""
+    import torch
+
+    module.eval()
+
+    def dynamo(path: Path) -> None:
+        batch = torch.export.Dim("batch", min=1, max=65536)
+        program = torch.onnx.export(
+            module,
+            (example,),
+            None,
+            dynamo=True,
+            verbose=False,
+            input_names=[input_name],
+            output_names=[output_name],
+            dynamic_shapes=({0: batch},),
+            opset_version=OPSET,
+        )
+        assert program is not None
+        program.save(path)
+
+    def torchscript(path: Path) -> None:
+        torch.onnx.export(
+            module,
+            (example,),
+            str(path),
+            dynamo=False,
+            input_names=[input_name],
+            output_names=[output_name],
+            dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
+            opset_version=17,
+        )
+
+    first_error: Exception | None = None
+    for label, exporter in (("dynamo", dynamo), ("torchscript", torchscript)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _atomic_write(dest, exporter)
+            return label
+        except Exception as e:
+            # the graph capture of torch.export rejects some towers that tracing handles
+            first_error = first_error or e
+    assert first_error is not None
+    raise XmodalError(
+        f"cannot export to ONNX ({' '.join(str(first_error).split())[:200]}); "
+        "drop the #onnx suffix to run with PyTorch"
+    )
+
+
+def export_towers(model: torch.nn.Module, out: Path, tokenizer: Any) -> dict[str, Any]:
+    """Write ``image.onnx``, ``text.onnx`` and ``meta.json`` for ``model`` into ``out``."""
+    import torch
+
+    m: Any = model
+
+    class ImageTower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clip = m
+
+        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+            return self.clip.encode_image(pixels)
+
+    class TextTower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clip = m
+
+        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            return self.clip.encode_text(tokens)
+
+    pp = dict(m.visual.preprocess_cfg)
+    size = pp["size"]
+    h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    # a batch of two keeps the exporter from specialising the batch axis to one
+    pixels = torch.zeros(2, 3, h, w)
+    tokens = tokenizer(["a photo of a cat", "a diagram"])
+    start = time.perf_counter()
+    with torch.inference_mode(False), torch.no_grad():
+        image_exporter = _export_module(
+            ImageTower(), pixels, out / "image.onnx", "pixel_values", "image_embeds"
+        )
+        text_exporter = _export_module(
+            TextTower(), tokens, out / "text.onnx", "input_ids", "text_embeds"
+        )
+    meta = {
+        "export_version": EXPORT_VERSION,
+        "image_size": [h, w],
+        "context_length": int(tokens.shape[1]),
+        "opset": OPSET,
+        "exporters": {"image": image_exporter, "text": text_exporter},
+        "export_seconds": round(time.perf_counter() - start, 2),
+        "torch": torch.__version__,
+    }
+    atomic_write_text(out / "meta.json", json.dumps(meta, indent=2))
+    return meta
+
+
+def quantize(src: Path, dest: Path) -> float:
+    """Dynamic int8 quantisation of ``src``'s matrix products into ``dest``; seconds taken."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    large = src.stat().st_size > 1_900_000_000
+
+    def write(tmp: Path) -> None:
+        with _quiet_root_logger():
+            quantize_dynamic(
+                src,
+                tmp,
+                op_types_to_quantize=list(QUANTIZED_OPS),
+                weight_type=QuantType.QInt8,
+                use_external_data_format=large,
+            )
+
+    start = time.perf_counter()
+    _atomic_write(dest, write)
+    return time.perf_counter() - start
+
+
+def read_meta(folder: Path) -> dict[str, Any] | None:
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if meta.get("export_version") != EXPORT_VERSION:
+        return None
+    if not ((folder / "image.onnx").is_file() and (folder / "text.onnx").is_file()):
+        return None
+    return dict(meta)
+
+
+def session(path: Path) -> onnxruntime.InferenceSession:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = cpu_cores()
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # ORT's warnings about unused initializers would land on the CLI's stderr
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def ort_tower(sess: onnxruntime.InferenceSession) -> Tower:
+    input_name = sess.get_inputs()[0].name
+
+    def run(x: torch.Tensor) -> np.ndarray:
+        return np.asarray(sess.run(None, {input_name: x.numpy()})[0])
+
+    return run
+
+
+def build_onnx_encoder(name: str, w: ResolvedWeights) -> ClipEncoder:
+    """A clip encoder whose towers run in ONNX Runtime, exporting them first if needed."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError(f"{name} (ONNX Runtime)", "onnx") from None
+    folder = export_dir(w)
+    tokenizer = get_tokenizer(w.name.model, w.name.weights_name())
+    info: dict[str, Any] = {"onnx_dir": str(folder)}
+    meta = read_meta(folder)
+    if meta is None:
+        model = load_open_clip(w)
+        meta = export_towers(model, folder, tokenizer)
+        info["export_seconds"] = meta["export_seconds"]
+        del model
+        # quantised copies of an earlier export would no longer match the new float graphs
+        for stale in folder.glob("*.int8.onnx"):
+            stale.unlink(missing_ok=True)
+    image_path, text_path = folder / "image.onnx", folder / "text.onnx"
+    if w.name.backend == "onnx-int8":
+        spent = 0.0
+        quantized = []
+        for path in (image_path, text_path):
+            q = path.with_suffix(".int8.onnx")
+            if not q.is_file():
+                spent += quantize(path, q)
+            quantized.append(q)
+        image_path, text_path = quantized
+        if spent:
+            info["quantize_seconds"] = round(spent, 2)
+    pp_cfg = preprocess_cfg_for(w, meta["image_size"])
+    ctx = context_length_of(tokenizer, w.name.model)
+    spec = EncoderSpec(
+        name=name,
+        weights=w.label if name != "clip" else f"{w.name.model}@{w.label}",
+        dim=embed_dim(w.name.model),
+        modalities=frozenset({Modality.IMAGE, Modality.TEXT}),
+        preprocessing=preprocess_record(pp_cfg, tokenizer, ctx, w.name.backend),
+        languages=languages_for(w.name.model),
+    )
+    enc = ClipEncoder(
+        spec,
+        image_transform(pp_cfg),
+        tokenizer,
+        ort_tower(session(image_path)),
+        ort_tower(session(text_path)),
+    )
+    enc.info.update(info)
+    return enc
