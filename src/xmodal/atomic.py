@@ -22,6 +22,24 @@ def _sync_folder(folder: Path) -> None:
 
 
 @contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary sibling path for writers that only take a file name (safetensors, ONNX);
+    it replaces ``path`` when the block ends without an exception."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+    try:
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _sync_folder(target.parent)
+
+
+@contextlib.contextmanager
 def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary file object whose content replaces ``path`` when the block ends without an
     exception; on an exception the target is untouched and the temporary file removed.

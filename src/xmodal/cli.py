@@ -332,7 +332,9 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
             n: (next(t for t in layout.tasks if t.name == n).metric, r) for n, r in chance.items()
         })  # fmt: skip
     models = args.model or None
-    db = args.db or os.path.join(layout.root, "db-" + ("+".join(models) if models else "default"))
+    label = "+".join(models) if models else "default"
+    slug = "".join(c if c.isalnum() or c in "-_+." else "_" for c in label)[:80]
+    db = args.db or os.path.join(layout.root, f"db-{slug}")
     quiet = args.json
     with Collection.open(db) as col:
         index_benchmark(col, layout, models, None if quiet else progress_bar("indexing"))
@@ -466,6 +468,62 @@ def cmd_models_fit(args: argparse.Namespace) -> int:
         _print_json({"model": name, "path": str(out)})
     else:
         print(f"fitted {args.kind} on {args.folder}: index with --model {name}")
+    return 0
+
+
+# -- train ----------------------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from xmodal.learn.train import TrainConfig, train
+
+    options: dict[str, Any] = {
+        "train_data": args.data,
+        "out": args.out,
+        "method": args.method,
+        "val_data": args.val,
+        "image_encoder": args.image_encoder,
+        "text_encoder": args.text_encoder,
+        "seed": args.seed,
+        "resume": args.resume,
+        "progress": not args.json,
+        "command": " ".join(["xmodal", *sys.argv[1:]]),
+    }
+    for name in ("epochs", "dim", "batch_size", "lr", "patience", "device"):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    for item in args.set or ():
+        key, eq, raw = item.partition("=")
+        if not eq:
+            return _fail(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            options[key.replace("-", "_")] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key.replace("-", "_")] = raw
+    try:
+        config = TrainConfig.from_json(options)
+    except TypeError as e:
+        return _fail(f"bad training option: {e}")
+    config.validate()
+    result = train(config)
+    summary = {
+        "out": str(result.out),
+        "method": result.method,
+        "model": f"trained:{result.out}",
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "stopped_early": result.stopped_early,
+        "seconds": round(result.seconds, 2),
+        "metrics": _finite(dict(result.metrics)),
+    }
+    if args.json:
+        _print_json(summary)
+        return 0
+    print(f"trained {result.method} in {result.seconds:.1f} s -> {result.out}")
+    for k, v in sorted(result.metrics.items()):
+        print(f"  validation {k}: {v:.4f}")
+    print(f"index and search with --model trained:{result.out}")
     return 0
 
 
@@ -627,6 +685,25 @@ def build_parser() -> argparse.ArgumentParser:
     mf.add_argument("--seed", type=int, default=0)
     mf.add_argument("--json", action="store_true")
     mf.set_defaults(func=cmd_models_fit)
+
+    tr = sub.add_parser("train", help="train a joint image-text model from paired data")
+    tr.add_argument("--data", required=True, help="a prepared OpenMoji split or a manifest TSV")
+    tr.add_argument("--method", default="heads-infonce", help="heads-infonce, cca, ... ")
+    tr.add_argument("--out", required=True, metavar="DIR", help="model directory to write")
+    tr.add_argument("--val", help="validation data (default: a held-out share of --data)")
+    tr.add_argument("--image-encoder", default="classic")
+    tr.add_argument("--text-encoder", default="minilm")
+    tr.add_argument("--epochs", type=int)
+    tr.add_argument("--dim", type=int)
+    tr.add_argument("--batch-size", type=int)
+    tr.add_argument("--lr", type=float)
+    tr.add_argument("--patience", type=int)
+    tr.add_argument("--device", help="auto, cpu or cuda[:N]")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint")
+    tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other option")
+    tr.add_argument("--json", action="store_true")
+    tr.set_defaults(func=cmd_train)
 
     de = sub.add_parser("demo", help="index the OpenMoji sample and run example searches")
     de.add_argument("--db", help="collection folder (default: in the cache)")

@@ -151,3 +151,5 @@ def _load_builtins() -> None:
         from xmodal.encoders import ocr
 
         register_extractor(ocr.OCR_INFO, ocr.make_ocr)
+    # trained models register themselves on import (the module loads no heavy library)
+    from xmodal.learn import encoder as _trained  # noqa: F401

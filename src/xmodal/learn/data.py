@@ -1,0 +1,486 @@
+"""Paired (image, text) training data: where it comes from, its frozen features, its batches.
+
+Sources:
+
+- a prepared OpenMoji benchmark folder (``items.json`` lists each drawing's image, caption,
+  tags, group and concept); :func:`prepare_openmoji_splits` prepares train, val and test
+  side by side, since ``prepare`` renders only the split it is asked for;
+- a manifest, ``image_path<TAB>text`` (``.tsv``/``.txt``) or ``image_path,text`` (``.csv``),
+  with an optional third column naming the pair's category; relative image paths are read
+  from the manifest's folder.
+
+Frozen encoder features are computed once and cached in an ``.npz`` (read back with
+``allow_pickle=False``) whose name hashes the encoder's fingerprint and the file list, so a
+changed encoder, a changed file or a different list never reuses stale features.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from xmodal.encoders.base import Encoder, EncoderSpec, TextRole
+from xmodal.errors import DecodeError, UsageError, XmodalError
+from xmodal.learn._io import atomic_write
+
+TextField = Literal["annotation", "tags", "document"]
+GroupField = Literal["group", "subgroup"]
+
+ITEMS_FILE = "items.json"
+
+
+@dataclass(frozen=True, slots=True)
+class PairedData:
+    """Pairs in a fixed order. ``groups`` is each pair's category (what the balanced sampler
+    evens out; "" when unknown); ``concepts`` marks pairs that show the same thing (equal
+    captions), which a loss must not treat as negatives of each other."""
+
+    images: tuple[Path, ...]
+    texts: tuple[str, ...]
+    groups: tuple[str, ...]
+    concepts: tuple[str, ...]
+    ids: tuple[str, ...]
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        n = len(self.images)
+        if not (len(self.texts) == len(self.groups) == len(self.concepts) == len(self.ids) == n):
+            raise ValueError("every field of PairedData needs one entry per pair")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, indices: Sequence[int]) -> PairedData:
+        idx = [int(i) for i in indices]
+        return replace(
+            self,
+            images=tuple(self.images[i] for i in idx),
+            texts=tuple(self.texts[i] for i in idx),
+            groups=tuple(self.groups[i] for i in idx),
+            concepts=tuple(self.concepts[i] for i in idx),
+            ids=tuple(self.ids[i] for i in idx),
+        )
+
+    def concept_ids(self) -> np.ndarray:
+        """One integer per pair, equal for pairs of one concept (for the losses' groups)."""
+        codes: dict[str, int] = {}
+        return np.array([codes.setdefault(c, len(codes)) for c in self.concepts], dtype=np.int64)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def load_openmoji(
+    root: str | os.PathLike[str],
+    text_field: TextField = "annotation",
+    group_field: GroupField = "group",
+) -> PairedData:
+    """The pairs of a folder made by ``xmodal.eval.benchmarks.openmoji.prepare``.
+
+    ``text_field``: the caption alone (what the benchmark's t2i queries are), the tags, or
+    the whole text document (caption and tags)."""
+    base = Path(root).expanduser().absolute()
+    path = base / ITEMS_FILE
+    if not path.is_file():
+        raise UsageError(f"{base} is not a prepared OpenMoji folder (no {ITEMS_FILE})")
+    items: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    images: list[Path] = []
+    texts: list[str] = []
+    groups: list[str] = []
+    concepts: list[str] = []
+    ids: list[str] = []
+    for it in items:
+        if text_field == "annotation":
+            text = str(it["annotation"])
+        elif text_field == "tags":
+            text = ", ".join(it.get("tags", []))
+        else:
+            text = (base / it["text"]).read_text(encoding="utf-8").strip()
+        if not text.strip():
+            continue
+        images.append(base / it["image"])
+        texts.append(text)
+        groups.append(str(it.get(group_field, "")))
+        concepts.append(str(it.get("concept", it["hexcode"])))
+        ids.append(str(it["hexcode"]))
+    if not images:
+        raise XmodalError(f"{path} lists no pairs with text in {text_field!r}")
+    return PairedData(
+        tuple(images), tuple(texts), tuple(groups), tuple(concepts), tuple(ids), str(base)
+    )
+
+
+def load_manifest(path: str | os.PathLike[str]) -> PairedData:
+    """Pairs from a CSV (comma) or TSV (tab; any other extension) manifest of
+    ``image_path, text[, category]`` rows. A first row ``image_path, text...`` is a header."""
+    p = Path(path).expanduser().absolute()
+    if not p.is_file():
+        raise UsageError(f"manifest not found: {path}")
+    delimiter = "," if p.suffix.lower() == ".csv" else "\t"
+    with open(p, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f, delimiter=delimiter))
+    if rows and rows[0] and rows[0][0].strip().lower() in ("image_path", "image", "path"):
+        rows = rows[1:]
+    images: list[Path] = []
+    texts: list[str] = []
+    groups: list[str] = []
+    for n, row in enumerate(rows, start=1):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) < 2 or not row[0].strip() or not row[1].strip():
+            raise UsageError(f"{p}: row {n} needs an image path and a text, got {row!r}")
+        img = Path(row[0].strip()).expanduser()
+        images.append(img if img.is_absolute() else p.parent / img)
+        texts.append(row[1].strip())
+        groups.append(row[2].strip() if len(row) > 2 else "")
+    if not images:
+        raise UsageError(f"manifest {p} lists no pairs")
+    # pairs with the same caption describe the same thing whatever their images
+    concepts = tuple(_norm(t) for t in texts)
+    ids = tuple(f"{n:06d}" for n in range(len(images)))
+    return PairedData(tuple(images), tuple(texts), tuple(groups), concepts, ids, str(p))
+
+
+def load_pairs(source: str | os.PathLike[str], text_field: TextField = "annotation") -> PairedData:
+    """A prepared OpenMoji folder or a manifest file, by what ``source`` is."""
+    p = Path(source).expanduser()
+    if p.is_dir():
+        return load_openmoji(p, text_field)
+    return load_manifest(p)
+
+
+def prepare_openmoji_splits(
+    out: str | os.PathLike[str],
+    splits: Sequence[str] = ("train", "val", "test"),
+    *,
+    seed: int = 0,
+    size: int = 96,
+    limit: int | None = None,
+    progress: bool = True,
+    extracted: Path | None = None,
+) -> dict[str, Path]:
+    """Prepare each of ``splits`` of OpenMoji into ``out/SPLIT`` (the benchmark's concept
+    split, so no test caption is ever trained on); returns the folders."""
+    from xmodal.eval.benchmarks.openmoji import prepare
+
+    root = Path(out).expanduser().absolute()
+    done: dict[str, Path] = {}
+    for split in splits:
+        layout = prepare(
+            root / split,
+            split=split,
+            seed=seed,
+            size=size,
+            limit=limit,
+            progress=progress,
+            extracted=extracted,
+        )
+        done[split] = layout.root
+    return done
+
+
+# -- frozen features, cached ---------------------------------------------------------------
+
+
+def file_list_hash(paths: Sequence[Path]) -> str:
+    """Hash of the files' paths, sizes and modification times (not their bytes: a cache
+    lookup should not cost a read of every file)."""
+    h = hashlib.sha256()
+    for p in paths:
+        st = p.stat()
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def text_list_hash(texts: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def feature_cache_key(spec: EncoderSpec, list_hash: str, extra: str = "") -> str:
+    h = hashlib.sha256()
+    h.update(spec.fingerprint().encode())
+    h.update(b"\0" + list_hash.encode() + b"\0" + extra.encode())
+    return h.hexdigest()[:24]
+
+
+def _cache_read(path: Path, rows: int) -> np.ndarray | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            x = np.asarray(npz["features"], dtype=np.float32)
+    except Exception:  # a damaged cache file is recomputed, not trusted
+        return None
+    if x.ndim != 2 or len(x) != rows or not np.all(np.isfinite(x)):
+        return None
+    return x
+
+
+def _cache_write(path: Path, x: np.ndarray) -> None:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, features=x)
+
+    atomic_write(path, write)
+
+
+def read_image(path: Path, max_side: int | None = None) -> Image.Image:
+    """Decode as indexing decodes (same limits, EXIF rotation, RGB; no larger than
+    ``max_side``, the side the encoder asks for), so that a model trains on the pixels the
+    collection will show it."""
+    from xmodal.media.image import decode_image
+    from xmodal.media.limits import DEFAULT_LIMITS
+
+    limits = DEFAULT_LIMITS if max_side is None else replace(DEFAULT_LIMITS, max_side=max_side)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limits.max_file_bytes + 1)
+        return decode_image(data, limits).image
+    except (OSError, DecodeError) as e:
+        raise XmodalError(f"training image {path}: {e}") from None
+
+
+def _batched_progress(total: int, desc: str, progress: bool) -> Any:
+    if not progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="item", file=sys.stderr, dynamic_ncols=True)
+
+
+def encoder_input_side(encoder: Encoder) -> int | None:
+    """The image side an encoder asks indexing to decode to (None: the default limit)."""
+    side = getattr(encoder, "input_side", None)
+    return int(side) if side else None
+
+
+def image_features(
+    data: PairedData,
+    encoder: Encoder,
+    cache_dir: Path | None = None,
+    progress: bool = False,
+) -> np.ndarray:
+    """``(n, dim)`` features of the pairs' images by a frozen ``encoder``, cached."""
+    cache = None
+    if cache_dir is not None:
+        key = feature_cache_key(encoder.spec, file_list_hash(data.images), "image")
+        cache = Path(cache_dir) / f"image-{key}.npz"
+        hit = _cache_read(cache, len(data))
+        if hit is not None:
+            return hit
+    bar = _batched_progress(len(data), f"{encoder.name} image features", progress)
+    parts: list[np.ndarray] = []
+    step = max(1, encoder.batch_size)
+    side = encoder_input_side(encoder)
+    try:
+        for start in range(0, len(data), step):
+            batch = [read_image(p, side) for p in data.images[start : start + step]]
+            parts.append(np.asarray(encoder.encode_images(batch), dtype=np.float32))
+            if bar is not None:
+                bar.update(len(batch))
+    finally:
+        if bar is not None:
+            bar.close()
+    x = np.concatenate(parts) if parts else np.zeros((0, encoder.spec.dim), np.float32)
+    if cache is not None:
+        _cache_write(cache, x)
+    return x
+
+
+def text_features(
+    data: PairedData,
+    encoder: Encoder,
+    cache_dir: Path | None = None,
+    role: TextRole = "query",
+    progress: bool = False,
+) -> np.ndarray:
+    """``(n, dim)`` features of the pairs' texts by a frozen ``encoder``, cached.
+
+    ``role`` defaults to ``query``: the captions stand for what a user types to find the
+    picture, and role-aware encoders (E5) embed queries differently from documents."""
+    texts = list(data.texts)
+    cache = None
+    if cache_dir is not None:
+        key = feature_cache_key(encoder.spec, text_list_hash(texts), f"text:{role}")
+        cache = Path(cache_dir) / f"text-{key}.npz"
+        hit = _cache_read(cache, len(data))
+        if hit is not None:
+            return hit
+    bar = _batched_progress(len(texts), f"{encoder.name} text features", progress)
+    parts: list[np.ndarray] = []
+    step = max(1, encoder.batch_size) * 4
+    try:
+        for start in range(0, len(texts), step):
+            chunk = texts[start : start + step]
+            parts.append(np.asarray(encoder.encode_texts(chunk, role=role), dtype=np.float32))
+            if bar is not None:
+                bar.update(len(chunk))
+    finally:
+        if bar is not None:
+            bar.close()
+    x = np.concatenate(parts) if parts else np.zeros((0, encoder.spec.dim), np.float32)
+    if cache is not None:
+        _cache_write(cache, x)
+    return x
+
+
+def pixel_arrays(
+    data: PairedData,
+    size: int,
+    cache_dir: Path | None = None,
+    progress: bool = False,
+    decode_side: int | None = None,
+) -> np.ndarray:
+    """``(n, size, size, 3)`` uint8 pictures for a CNN, decoded once (no larger than
+    ``decode_side``, as indexing will decode them) and squashed to ``size``."""
+    cache = None
+    if cache_dir is not None:
+        ident = f"{file_list_hash(data.images)}\0{size}\0{decode_side}"
+        key = hashlib.sha256(ident.encode()).hexdigest()[:24]
+        cache = Path(cache_dir) / f"pixels-{key}.npz"
+        if cache.is_file():
+            try:
+                with np.load(cache, allow_pickle=False) as npz:
+                    arr = np.asarray(npz["features"])
+                if arr.shape == (len(data), size, size, 3) and arr.dtype == np.uint8:
+                    return arr
+            except Exception:  # a damaged cache file is rebuilt
+                pass
+    bar = _batched_progress(len(data), "decoding images", progress)
+    out = np.zeros((len(data), size, size, 3), dtype=np.uint8)
+    try:
+        for n, p in enumerate(data.images):
+            img = read_image(p, decode_side)
+            out[n] = np.asarray(img.resize((size, size), Image.Resampling.BILINEAR))
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    if cache is not None:
+        _cache_write(cache, out)
+    return out
+
+
+# -- batches -------------------------------------------------------------------------------
+
+
+def shuffled_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Every index once per epoch, in random order; a last batch of one is dropped, since a
+    contrastive batch needs at least one negative."""
+    order = rng.permutation(n)
+    batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    return [b for b in batches if len(b) >= 2]
+
+
+class BalancedBatchSampler:
+    """Batches that draw categories more evenly than the data holds them.
+
+    Each pair is drawn with probability proportional to ``count(category) ** -power``
+    (``power=1``: every category equally often; ``0``: as in the data); an epoch has as
+    many batches as a plain pass would. Within a batch no pair repeats (a pair twice in one
+    batch would be its own negative), across batches small categories recur.
+    """
+
+    def __init__(self, groups: Sequence[str], batch_size: int, power: float = 1.0) -> None:
+        if batch_size < 2:
+            raise UsageError(f"batch size must be at least 2, got {batch_size}")
+        if not 0.0 <= power <= 1.0:
+            raise UsageError(f"balance power must be within [0, 1], got {power}")
+        self.groups = list(groups)
+        self.batch_size = batch_size
+        self.power = power
+        names, inverse, counts = np.unique(self.groups, return_inverse=True, return_counts=True)
+        self.names = [str(g) for g in names]
+        self._inverse = inverse
+        w = counts[inverse].astype(np.float64) ** -power
+        self.weights = w / w.sum()
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.groups) / self.batch_size)
+
+    def epoch(self, rng: np.random.Generator) -> list[np.ndarray]:
+        n = len(self.groups)
+        size = min(self.batch_size, n)
+        return [rng.choice(n, size=size, replace=False, p=self.weights) for _ in range(len(self))]
+
+    def expected_shares(self) -> dict[str, float]:
+        shares = np.bincount(self._inverse, weights=self.weights, minlength=len(self.names))
+        return {g: float(s) for g, s in zip(self.names, shares, strict=True)}
+
+
+def _effective_count(shares: np.ndarray) -> float:
+    """exp(entropy): how many equally frequent categories would be as diverse."""
+    p = shares[shares > 0]
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+def balance_report(
+    groups: Sequence[str], batches: Sequence[np.ndarray] | None = None
+) -> dict[str, Any]:
+    """How categories are represented in the data and in the drawn ``batches`` (one epoch):
+    each category's share, the effective number of categories, the ratio of the largest to
+    the smallest share, and how many distinct pairs an epoch sees."""
+    names, inverse, counts = np.unique(list(groups), return_inverse=True, return_counts=True)
+    data_share = counts / counts.sum()
+    report: dict[str, Any] = {
+        "pairs": len(groups),
+        "categories": len(names),
+        "data": {
+            "effective_categories": _effective_count(data_share),
+            "max_min_ratio": float(data_share.max() / data_share.min()),
+        },
+    }
+    per: dict[str, dict[str, float]] = {
+        str(g): {"count": int(c), "data_share": float(s)}
+        for g, c, s in zip(names, counts, data_share, strict=True)
+    }
+    if batches:
+        drawn = np.concatenate([np.asarray(b) for b in batches])
+        drawn_counts = np.bincount(inverse[drawn], minlength=len(names))
+        drawn_share = drawn_counts / drawn_counts.sum()
+        for g, s in zip(names, drawn_share, strict=True):
+            per[str(g)]["sampled_share"] = float(s)
+        seen = drawn_share[drawn_share > 0]
+        report["sampled"] = {
+            "effective_categories": _effective_count(drawn_share),
+            "max_min_ratio": float(seen.max() / seen.min()) if len(seen) else 0.0,
+            "distinct_pairs_per_epoch": len(np.unique(drawn)),
+            "draws_per_epoch": len(drawn),
+        }
+    report["per_category"] = per
+    return report
+
+
+def format_balance_report(report: dict[str, Any]) -> str:
+    """A few lines for a terminal."""
+    lines = [f"{report['pairs']} pairs in {report['categories']} categories"]
+    d = report["data"]
+    lines.append(
+        f"  data:    effective categories {d['effective_categories']:.1f}, "
+        f"largest/smallest share {d['max_min_ratio']:.1f}"
+    )
+    s = report.get("sampled")
+    if s:
+        lines.append(
+            f"  sampled: effective categories {s['effective_categories']:.1f}, "
+            f"largest/smallest share {s['max_min_ratio']:.1f}, "
+            f"{s['distinct_pairs_per_epoch']}/{report['pairs']} distinct pairs per epoch"
+        )
+    return "\n".join(lines)
