@@ -14,7 +14,7 @@ from awkward import make_image_folder, spawn, wait_for_items, xmodal_json
 from xmodal.collection import Collection
 from xmodal.store.sqlite import Store
 
-COUNT = 650
+COUNT = 2000
 
 
 def _finish(proc: subprocess.Popen[str], timeout: float) -> tuple[int, str, str]:

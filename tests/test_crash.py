@@ -16,7 +16,7 @@ from awkward import count_items, make_image_folder, spawn, wait_for_items, xmoda
 from xmodal.errors import UsageError
 from xmodal.store.sqlite import Store
 
-COUNT = 600
+COUNT = 2400  # enough that runs are still going when killed, however fast decoding gets
 SEED = 20261122
 
 
