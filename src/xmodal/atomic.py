@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
+    """Flush a folder's entries, so that a rename in it survives a crash."""
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
         try:
@@ -36,7 +37,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _sync_folder(target.parent)
+    sync_folder(target.parent)
 
 
 @contextlib.contextmanager
@@ -47,19 +48,8 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     A random sibling name opened with O_EXCL rather than mkstemp: open() applies the umask,
     so the result gets ordinary permissions instead of mkstemp's 0600.
     """
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _sync_folder(target.parent)
+    with atomic_path(path) as tmp, open(tmp, "xb") as f:
+        yield f
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xmodal.atomic import atomic_write_text
+from xmodal.atomic import atomic_write_text, sync_folder
 from xmodal.encoders.base import EncoderSpec
 from xmodal.encoders.clip import (
     ClipEncoder,
@@ -91,24 +91,15 @@ def _atomic_write(dest: Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         written = sorted(tmpdir.iterdir())
         for path in written:
-            _fsync(path)
+            sync_folder(path)
         for extra in written:
             if extra != tmp:
                 os.replace(extra, dest.parent / extra.name)
         os.replace(tmp, dest)
-        _fsync(dest.parent)
+        sync_folder(dest.parent)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
-
-def _fsync(path: Path) -> None:
-    # the rename must not reach the disk before the bytes it exposes
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 @contextlib.contextmanager

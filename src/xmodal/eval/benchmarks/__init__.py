@@ -290,6 +290,30 @@ def write_task(
     )
 
 
+def write_modal_task(
+    root: Path,
+    name: str,
+    queries: list[tuple[str, str]],
+    qrels: dict[str, dict[str, int]],
+    description: str,
+    metric: str,
+    query_modality: Modality,
+    target: Modality,
+) -> Task:
+    """A task whose documents are the benchmark's ``images/`` or ``texts/`` folder."""
+    return write_task(
+        root,
+        name,
+        queries,
+        qrels,
+        description=description,
+        metric=metric,
+        query_modality=query_modality,
+        target_modality=target,
+        documents=(root / f"{target}s",),
+    )
+
+
 def image_query(relpath: str) -> str:
     """The query text of an image query for a path relative to the benchmark root."""
     return IMAGE_QUERY_PREFIX + relpath

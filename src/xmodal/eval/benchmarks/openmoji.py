@@ -37,7 +37,6 @@ from xmodal.datasets import openmoji as om
 from xmodal.errors import XmodalError
 from xmodal.eval.benchmarks import (
     BenchmarkLayout,
-    Modality,
     Staging,
     Task,
     atomic_write_text,
@@ -45,7 +44,7 @@ from xmodal.eval.benchmarks import (
     load_layout,
     register_benchmark,
     write_manifest,
-    write_task,
+    write_modal_task,
 )
 
 NAME = "openmoji"
@@ -306,28 +305,7 @@ def _build(
     )
 
 
-def _write_task(
-    root: Path,
-    name: str,
-    queries: list[tuple[str, str]],
-    qrels: dict[str, dict[str, int]],
-    *,
-    description: str,
-    metric: str,
-    query_modality: Modality,
-    target: Modality,
-) -> Task:
-    return write_task(
-        root,
-        name,
-        queries,
-        qrels,
-        description=description,
-        metric=metric,
-        query_modality=query_modality,
-        target_modality=target,
-        documents=(root / f"{target}s",),
-    )
+_write_task = write_modal_task
 
 
 def _text_task(

@@ -44,7 +44,6 @@ from tqdm import tqdm
 from xmodal.errors import XmodalError
 from xmodal.eval.benchmarks import (
     BenchmarkLayout,
-    Modality,
     Staging,
     Task,
     atomic_write_text,
@@ -52,7 +51,7 @@ from xmodal.eval.benchmarks import (
     load_layout,
     register_benchmark,
     write_manifest,
-    write_task,
+    write_modal_task,
 )
 
 NAME = "scenes"
@@ -638,27 +637,7 @@ def _write_tasks(
     )
 
 
-def _task(
-    root: Path,
-    name: str,
-    queries: list[tuple[str, str]],
-    qrels: dict[str, dict[str, int]],
-    description: str,
-    metric: str,
-    query_modality: Modality,
-    target: Modality,
-) -> Task:
-    return write_task(
-        root,
-        name,
-        queries,
-        qrels,
-        description=description,
-        metric=metric,
-        query_modality=query_modality,
-        target_modality=target,
-        documents=(root / f"{target}s",),
-    )
+_task = write_modal_task
 
 
 register_benchmark(NAME, prepare)
