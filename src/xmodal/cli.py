@@ -434,10 +434,8 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
         inf = info(args.name)
         ok, why = inf.available()
         return _fail(f"nothing to pull for {args.name!r}: {why if ok else 'unavailable: ' + why}")
-    try:
-        from xmodal.encoders.clip import pull
-    except ImportError:
-        return _fail("CLIP models need open_clip: pip install -e '.[clip]'")
+    from xmodal.encoders.clip import pull
+
     path = pull(args.name, progress=not args.json)
     if args.json:
         _print_json({"model": args.name, "path": str(path)})

@@ -37,13 +37,14 @@ from xmodal.encoders.clip import (
     context_length_of,
     embed_dim,
     get_tokenizer,
+    image_batch_size,
     image_transform,
     languages_for,
     load_open_clip,
     preprocess_cfg_for,
     preprocess_record,
 )
-from xmodal.errors import MissingDependencyError, XmodalError
+from xmodal.errors import XmodalError
 from xmodal.records import Modality
 
 if TYPE_CHECKING:
@@ -99,7 +100,6 @@ def _atomic_write(dest: Path, write: Callable[[Path], None]) -> None:
         sync_folder(dest.parent)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
-
 
 
 @contextlib.contextmanager
@@ -280,7 +280,10 @@ def build_onnx_encoder(name: str, w: ResolvedWeights) -> ClipEncoder:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
     except ImportError:
-        raise MissingDependencyError(f"{name} (ONNX Runtime)", "onnx") from None
+        raise XmodalError(
+            f"{name} needs onnx and onnxruntime, which are missing: reinstall xmodal "
+            "(pip install -e .), or drop the #onnx suffix to run with PyTorch"
+        ) from None
     folder = export_dir(w)
     tokenizer = get_tokenizer(w.name.model, w.name.weights_name())
     info: dict[str, Any] = {"onnx_dir": str(folder)}
@@ -322,5 +325,6 @@ def build_onnx_encoder(name: str, w: ResolvedWeights) -> ClipEncoder:
         ort_tower(session(image_path)),
         ort_tower(session(text_path)),
     )
+    enc.batch_size = image_batch_size(w.name.model)
     enc.info.update(info)
     return enc
