@@ -22,10 +22,10 @@ import json
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -284,23 +284,41 @@ def image_features(
         hit = _cache_read(cache, len(data))
         if hit is not None:
             return hit
-    bar = _batched_progress(len(data), f"{encoder.name} image features", progress)
-    parts: list[np.ndarray] = []
-    step = max(1, encoder.batch_size)
     side = encoder_input_side(encoder)
-    try:
-        for start in range(0, len(data), step):
-            batch = [read_image(p, side) for p in data.images[start : start + step]]
-            parts.append(np.asarray(encoder.encode_images(batch), dtype=np.float32))
-            if bar is not None:
-                bar.update(len(batch))
-    finally:
-        if bar is not None:
-            bar.close()
-    x = np.concatenate(parts) if parts else np.zeros((0, encoder.spec.dim), np.float32)
+    x = _embed_in_batches(
+        list(data.images),
+        max(1, encoder.batch_size),
+        lambda paths: encoder.encode_images([read_image(p, side) for p in paths]),
+        encoder.spec.dim,
+        _batched_progress(len(data), f"{encoder.name} image features", progress),
+    )
     if cache is not None:
         _cache_write(cache, x)
     return x
+
+
+T = TypeVar("T")
+
+
+def _embed_in_batches(
+    items: list[T],
+    step: int,
+    embed: Callable[[list[T]], np.ndarray],
+    dim: int,
+    bar: Any,
+) -> np.ndarray:
+    """``embed`` over ``items`` ``step`` at a time, rows stacked as float32."""
+    parts: list[np.ndarray] = []
+    try:
+        for start in range(0, len(items), step):
+            chunk = items[start : start + step]
+            parts.append(np.asarray(embed(chunk), dtype=np.float32))
+            if bar is not None:
+                bar.update(len(chunk))
+    finally:
+        if bar is not None:
+            bar.close()
+    return np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
 
 
 def text_features(
@@ -322,19 +340,13 @@ def text_features(
         hit = _cache_read(cache, len(data))
         if hit is not None:
             return hit
-    bar = _batched_progress(len(texts), f"{encoder.name} text features", progress)
-    parts: list[np.ndarray] = []
-    step = max(1, encoder.batch_size) * 4
-    try:
-        for start in range(0, len(texts), step):
-            chunk = texts[start : start + step]
-            parts.append(np.asarray(encoder.encode_texts(chunk, role=role), dtype=np.float32))
-            if bar is not None:
-                bar.update(len(chunk))
-    finally:
-        if bar is not None:
-            bar.close()
-    x = np.concatenate(parts) if parts else np.zeros((0, encoder.spec.dim), np.float32)
+    x = _embed_in_batches(
+        texts,
+        max(1, encoder.batch_size) * 4,
+        lambda chunk: encoder.encode_texts(chunk, role=role),
+        encoder.spec.dim,
+        _batched_progress(len(texts), f"{encoder.name} text features", progress),
+    )
     if cache is not None:
         _cache_write(cache, x)
     return x
