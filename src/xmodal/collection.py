@@ -208,13 +208,23 @@ class Collection:
             raise UsageError(f"query image {term.value}: {reason}")
         return result
 
-    def query_vectors(self, query: Query, spaces: Sequence[str]) -> dict[str, np.ndarray]:
+    def _query_images(self, query: Query) -> dict[str, Prepared]:
+        """Each image term decoded once per search, however many spaces read it."""
+        return {t.value: self._image_term_inputs(t) for t in query.images()}
+
+    def query_vectors(
+        self,
+        query: Query,
+        spaces: Sequence[str],
+        images: Mapping[str, Prepared] | None = None,
+    ) -> dict[str, np.ndarray]:
         """The query's vector in each of ``spaces`` that can embed at least one of its terms.
 
         Image terms enter image spaces by their pixels and text spaces by the words attached
         to them (sidecar, EXIF/XMP, file name), so a picture also finds text about it.
         """
-        images = {t.value: self._image_term_inputs(t) for t in query.images()}
+        if images is None:
+            images = self._query_images(query)
         out: dict[str, np.ndarray] = {}
         for space in spaces:
             enc = self._encoder_for(space)
@@ -237,14 +247,16 @@ class Collection:
             out[space] = l2_normalize(vec.reshape(1, -1))[0]
         return out
 
-    def _keyword_match(self, query: Query, space: str) -> str | None:
+    def _keyword_match(
+        self, query: Query, space: str, images: Mapping[str, Prepared]
+    ) -> str | None:
         """An FTS5 expression: any positive term's words, none of a negative term's. Image
         terms contribute the words attached to the image."""
         enc = self._encoder_for(space)
         pos: list[str] = []
         neg: list[str] = []
         for t in query.terms:
-            text = t.value if t.kind == "text" else self._image_term_inputs(t).text
+            text = t.value if t.kind == "text" else images[t.value].text
             words = {w for w in enc.analyze(text)}
             (pos if t.weight > 0 else neg).extend(sorted(words))
         if not pos:
@@ -290,11 +302,12 @@ class Collection:
             spaces = [model]
         else:
             spaces = sorted(known)
-        qvecs = self.query_vectors(q, spaces)
+        images = self._query_images(q)
+        qvecs = self.query_vectors(q, spaces, images)
         lexical = {
             s: m
             for s in spaces
-            if self._encoder_for(s).lexical and (m := self._keyword_match(q, s))
+            if self._encoder_for(s).lexical and (m := self._keyword_match(q, s, images))
         }
         if not qvecs and not lexical:
             raise UnembeddableQueryError(
