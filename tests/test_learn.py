@@ -217,13 +217,22 @@ def test_cnn_tower_is_compact_and_embeds_pictures() -> None:
 
 def test_augment_is_seeded_sized_and_varied() -> None:
     aug = Augment(size=48)
-    img = draw_image((200, 30, 30), "triangle", 96)
-    a = [np.asarray(aug(img, np.random.default_rng(3))) for _ in range(2)]
-    assert a[0].shape == (48, 48, 3)
-    assert np.array_equal(a[0], a[1])
-    rng = np.random.default_rng(4)
-    views = {np.asarray(aug(img, rng)).tobytes() for _ in range(5)}
-    assert len(views) == 5
+    img = np.stack([np.asarray(draw_image((200, 30, 30), "triangle", 96))] * 6)
+    batch = torch.from_numpy(img)
+
+    def views(seed: int) -> torch.Tensor:
+        return aug(batch, torch.Generator().manual_seed(seed))
+
+    a, b = views(3), views(3)
+    assert a.shape == (6, 3, 48, 48) and a.dtype == torch.float32
+    assert float(a.min()) >= -1.0 and float(a.max()) <= 1.0
+    assert torch.equal(a, b)
+    assert not torch.equal(a, views(4))
+    # every picture of the batch gets its own view
+    assert len({a[n].numpy().tobytes() for n in range(6)}) == 6
+    # still the same drawing: a view of a red triangle stays mostly red where it is coloured
+    red = (a[:, 0] > a[:, 1] + 0.3).float().mean()
+    assert float(red) > 0.02
 
 
 def test_attention_fusion_masks_missing_modalities() -> None:

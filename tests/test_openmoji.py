@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import stat
 import tarfile
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from xmodal.datasets import openmoji
+from xmodal.datasets import npm, openmoji
 from xmodal.datasets.openmoji import Emoji
 from xmodal.errors import XmodalError
 
@@ -108,14 +109,17 @@ def make_tarball(
     path: Path,
     *,
     svgs: dict[str, str] | None = None,
+    black: dict[str, str] | None = None,
     extra: list[tarfile.TarInfo] | None = None,
 ) -> Path:
     with tarfile.open(path, "w:gz") as tar:
         _add(tar, "package/package.json", b'{"name": "openmoji"}')
         _add(tar, "package/data/openmoji.json", json.dumps(ENTRIES).encode())
         _add(tar, "package/data/openmoji.csv", b"not needed")
-        for hexcode, svg in (SVGS if svgs is None else svgs).items():
+        colour = SVGS if svgs is None else svgs
+        for hexcode, svg in colour.items():
             _add(tar, f"package/color/svg/{hexcode}.svg", svg.encode())
+        for hexcode, svg in (colour if black is None else black).items():
             _add(tar, f"package/black/svg/{hexcode}.svg", svg.encode())
         for info in extra or []:
             if info.isreg():
@@ -156,13 +160,14 @@ def test_cache_dir_follows_environment(cache: Path, monkeypatch: pytest.MonkeyPa
     assert openmoji.cache_dir() == Path("/home/someone/.cache/xmodal")
 
 
-def test_fetch_unpacks_only_metadata_and_colour_svgs(cache: Path, tarball: Path) -> None:
+def test_fetch_unpacks_only_metadata_and_svgs(cache: Path, tarball: Path) -> None:
     out = openmoji.fetch(tarball=tarball, expected_sha256=sha256(tarball))
 
     assert out == cache / "openmoji" / openmoji.VERSION / "extracted"
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert files == sorted(
-        [".source-sha256", "data/openmoji.json"] + [f"color/svg/{h}.svg" for h in SVGS]
+        [".source-sha256", "data/openmoji.json"]
+        + [f"{style}/svg/{h}.svg" for h in SVGS for style in ("color", "black")]
     )
     assert json.loads((out / "data" / "openmoji.json").read_text()) == ENTRIES
     # No staging folders are left behind next to the result.
@@ -188,6 +193,27 @@ def test_fetch_replaces_an_unpacking_of_a_different_source(tmp_path: Path) -> No
 
     assert openmoji.fetch(tarball=two, expected_sha256=None) == out
     assert (out / "color" / "svg" / "1F431.svg").exists()
+
+
+def test_fetch_unpacks_again_when_an_old_unpacking_lacks_the_line_art(tarball: Path) -> None:
+    # Earlier versions unpacked only the colour drawings and wrote the bare checksum.
+    digest = sha256(tarball)
+    out = openmoji.fetch(tarball=tarball, expected_sha256=digest)
+    shutil.rmtree(out / "black")
+    (out / ".source-sha256").write_text(digest + "\n")
+
+    assert openmoji.fetch(tarball=tarball, expected_sha256=digest) == out
+    assert (out / "black" / "svg" / "1F436.svg").is_file()
+    assert (out / ".source-sha256").read_text().split()[0] == digest
+
+
+def test_fetch_accepts_a_package_without_line_art(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.tgz"
+    with tarfile.open(plain, "w:gz") as tar:
+        _add(tar, "package/data/openmoji.json", json.dumps(ENTRIES).encode())
+        _add(tar, "package/color/svg/1F436.svg", RED_DISC.encode())
+    out = openmoji.fetch(tarball=plain, expected_sha256=None)
+    assert not (out / "black").exists()
 
 
 def test_fetch_rejects_wrong_checksum_and_keeps_callers_file(cache: Path, tarball: Path) -> None:
@@ -233,7 +259,7 @@ def test_fetch_runs_npm_pack_when_the_tarball_is_missing(
 
 
 def test_fetch_explains_missing_npm(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(openmoji.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(npm.shutil, "which", lambda _name: None)
     with pytest.raises(XmodalError, match=r"needs npm \(Node.js\).*apt-get install npm"):
         openmoji.fetch()
 
@@ -409,6 +435,25 @@ def test_rasterise_refuses_hexcodes_that_would_escape(extracted: Path, tmp_path:
         assert openmoji.rasterise([sneaky], extracted, tmp_path / "out", progress=False) == []
 
 
+def test_render_black_for_draws_the_line_art(tmp_path: Path) -> None:
+    # Line art that differs from the colour drawing shows which one was rendered.
+    lines = make_tarball(tmp_path / "lines.tgz", black={"1F436": BLUE_SQUARE})
+    extracted = openmoji.fetch(tarball=lines, expected_sha256=None)
+    emojis = openmoji.load_emojis(extracted)
+
+    drawings = openmoji.render_black_for(
+        emojis, tmp_path / "black", size=24, extracted=extracted, progress=False
+    )
+
+    assert [(d.emoji.hexcode, d.path.name) for d in drawings] == [("1F436", "1F436-dog-face.png")]
+    with Image.open(drawings[0].path) as img:
+        assert img.size == (24, 24) and img.mode == "RGBA"
+        assert img.getpixel((12, 12)) == (0, 0, 255, 255)
+    assert not list((tmp_path / "black").rglob("*.json"))
+    attribution = (tmp_path / "black" / "ATTRIBUTION.txt").read_text(encoding="utf-8")
+    assert "CC BY-SA 4.0" in attribution and "black" in attribution
+
+
 # --- sample -----------------------------------------------------------------------------
 
 
@@ -449,8 +494,9 @@ def test_build_sample_fetches_into_the_cache(
     # Seeding the cache with an unpacking marked as the pinned package stands in for npm.
     root = cache / "openmoji" / openmoji.VERSION
     fake = openmoji.fetch(tarball=tarball, expected_sha256=None)
-    (fake / ".source-sha256").write_text(openmoji.TARBALL_SHA256 + "\n")
-    monkeypatch.setattr(openmoji.shutil, "which", lambda _name: None)
+    marker = fake / ".source-sha256"
+    marker.write_text(marker.read_text().replace(sha256(tarball), openmoji.TARBALL_SHA256))
+    monkeypatch.setattr(npm.shutil, "which", lambda _name: None)
 
     out = openmoji.build_sample(tmp_path / "sample", limit=1, size=16, progress=False)
 

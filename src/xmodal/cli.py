@@ -299,7 +299,7 @@ def cmd_bench_prepare(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"seed": args.seed, "progress": not args.json}
     if args.oracle_captions:
         options["oracle_captions"] = True
-    for key in ("size", "limit", "split", "n_images", "difficulty"):
+    for key in ("size", "limit", "split", "n_images", "difficulty", "style"):
         value = getattr(args, key)
         if value is not None:
             options[key] = value
@@ -635,12 +635,15 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--json", action="store_true")
     bl.set_defaults(func=cmd_bench_list)
     bp = bsub.add_parser("prepare", help="build a benchmark's documents, queries and qrels")
-    bp.add_argument("name", help="openmoji or scenes")
+    bp.add_argument("name", help="openmoji, emoji-styles or scenes")
     bp.add_argument("--out", required=True, metavar="DIR")
     bp.add_argument("--seed", type=int, default=0)
     bp.add_argument("--size", type=int, help="image side in pixels")
     bp.add_argument("--limit", type=int, help="openmoji: at most this many concepts")
     bp.add_argument("--split", choices=("train", "val", "test"), help="openmoji: which split")
+    bp.add_argument(
+        "--style", choices=("twemoji", "openmoji-black"), help="emoji-styles: drawing style"
+    )
     bp.add_argument("--n-images", type=int, help="scenes: number of images")
     bp.add_argument("--difficulty", choices=("easy", "hard"), help="scenes: difficulty")
     bp.add_argument(

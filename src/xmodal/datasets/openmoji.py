@@ -1,25 +1,19 @@
 """OpenMoji 17.0.0: emoji drawings with captions and tags, used as a small cross-modal corpus.
 
 The artwork is distributed as a versioned npm package, which gives a pinned, checksummed
-download; it is fetched into the cache, verified, and only the metadata and the colour SVGs
-are unpacked. PNGs are rendered from the SVGs on demand and never live in the repository.
+download; it is fetched into the cache, verified, and only the metadata and the colour and
+line-art ("black") SVGs are unpacked. PNGs are rendered from the SVGs on demand and never
+live in the repository.
 
 OpenMoji is licensed CC BY-SA 4.0; every rendered folder carries an ``ATTRIBUTION.txt``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
-import shutil
-import subprocess
-import tarfile
-import tempfile
 import unicodedata
 import warnings
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -29,6 +23,8 @@ import resvg_py
 from tqdm import tqdm
 
 from xmodal.atomic import atomic_write_bytes
+from xmodal.datasets import npm
+from xmodal.datasets.npm import cache_dir as cache_dir
 from xmodal.errors import XmodalError
 
 VERSION = "17.0.0"
@@ -44,14 +40,13 @@ ATTRIBUTION = (
     f"The images here were rendered to PNG from the OpenMoji {VERSION} colour SVGs; the\n"
     "captions and tags come from the same package's data/openmoji.json.\n"
 )
+BLACK_ATTRIBUTION = ATTRIBUTION.replace("colour SVGs", "black (line-art) SVGs")
 
 _DATA_MEMBER = "package/data/openmoji.json"
-_SVG_PREFIX = "package/color/svg/"
+_SVG_PREFIXES = ("package/color/svg/", "package/black/svg/")
 _SVG_LEAF = re.compile(r"[0-9A-Fa-f]+(?:-[0-9A-Fa-f]+)*\.svg")
 # Hexcodes end up in file paths, so anything else in the metadata is refused, not escaped.
 _HEXCODE = re.compile(r"[0-9A-F]+(?:-[0-9A-F]+)*")
-_MARKER = ".source-sha256"
-_NPM_TIMEOUT_S = 300
 _MAX_SIZE = 4096
 
 _GROUP_TITLES = {
@@ -85,12 +80,6 @@ class Emoji:
     base_hexcode: str
 
 
-def cache_dir() -> Path:
-    """The root of xmodal's download cache: ``$XMODAL_CACHE``, else ``~/.cache/xmodal``."""
-    env = os.environ.get("XMODAL_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "xmodal"
-
-
 def fetch(
     cache: Path | None = None,
     *,
@@ -99,43 +88,13 @@ def fetch(
 ) -> Path:
     """Make sure OpenMoji is unpacked in the cache and return the unpacked folder.
 
-    The folder holds ``data/openmoji.json`` and ``color/svg/<HEXCODE>.svg``. Without
-    ``tarball`` the pinned package is downloaded with ``npm pack`` into
-    ``<cache>/openmoji/<version>/`` when it is not there yet. ``tarball`` unpacks a local file
-    instead; it is checked against ``expected_sha256`` like a download, and ``None`` skips
-    the check. A second call with the same source returns at once.
+    The folder holds ``data/openmoji.json``, ``color/svg/<HEXCODE>.svg`` and the line-art
+    ``black/svg/<HEXCODE>.svg``. Without ``tarball`` the pinned package is downloaded with
+    ``npm pack`` into ``<cache>/openmoji/<version>/`` when it is not there yet. ``tarball``
+    unpacks a local file instead; it is checked against ``expected_sha256`` like a download,
+    and ``None`` skips the check. A second call with the same source returns at once.
     """
-    root = (cache if cache is not None else cache_dir()) / "openmoji" / VERSION
-    extracted = root / "extracted"
-    expected = expected_sha256.lower() if expected_sha256 is not None else None
-    if expected is not None and _read_marker(extracted) == expected:
-        return extracted
-
-    root.mkdir(parents=True, exist_ok=True)
-    if tarball is None:
-        source = root / TARBALL_NAME
-        if not source.is_file():
-            _npm_pack(root)
-    else:
-        source = tarball
-        if not source.is_file():
-            raise XmodalError(f"OpenMoji tarball {source} does not exist")
-
-    actual = _sha256(source)
-    if expected is not None and actual != expected:
-        if tarball is None:
-            # A corrupt or tampered cache entry must not survive to be trusted next time.
-            source.unlink(missing_ok=True)
-            hint = "the file was deleted; run again to download it afresh"
-        else:
-            hint = "pass the right file, or expected_sha256=None to skip the check"
-        raise XmodalError(
-            f"checksum mismatch for {source}: expected sha256 {expected}, got {actual}; {hint}"
-        )
-    if _read_marker(extracted) == actual:
-        return extracted
-    _extract(source, extracted, actual)
-    return extracted
+    return npm.fetch(PACKAGE, cache, tarball=tarball, expected_sha256=expected_sha256)
 
 
 def load_emojis(extracted: Path, include_skin_tones: bool = False) -> list[Emoji]:
@@ -186,6 +145,14 @@ def image_path(emoji: Emoji, out_dir: Path) -> Path:
     return out_dir / (_slug(emoji.group) or "ungrouped") / name
 
 
+@dataclass(frozen=True)
+class Drawing:
+    """A rendered PNG and the OpenMoji emoji whose words describe it."""
+
+    path: Path
+    emoji: Emoji
+
+
 def rasterise(
     emojis: Iterable[Emoji],
     extracted: Path,
@@ -202,27 +169,82 @@ def rasterise(
     run can simply be repeated. An SVG that cannot be rendered is skipped with a warning.
     Returns the PNG paths of every emoji that has one.
     """
+    svg_dir = extracted / "color" / "svg"
+    drawings = render_drawings(
+        ((e, svg_dir / f"{e.hexcode}.svg") for e in emojis),
+        out_dir,
+        size,
+        attribution=ATTRIBUTION,
+        sidecars=sidecars,
+        progress=progress,
+    )
+    return [d.path for d in drawings]
+
+
+def render_black_for(
+    emojis: Iterable[Emoji],
+    out_dir: Path,
+    size: int = 96,
+    *,
+    extracted: Path | None = None,
+    sidecars: bool = False,
+    progress: bool = True,
+) -> list[Drawing]:
+    """Render the line-art ("black") OpenMoji drawings of ``emojis`` into ``out_dir``.
+
+    Paths follow :func:`image_path`. Emojis without a line-art drawing are left out
+    silently; ``extracted`` uses an unpacked package instead of calling :func:`fetch`.
+    """
+    source = extracted if extracted is not None else fetch()
+    svg_dir = source / "black" / "svg"
+    present = [e for e in emojis if (svg_dir / f"{e.hexcode}.svg").is_file()]
+    return render_drawings(
+        ((e, svg_dir / f"{e.hexcode}.svg") for e in present),
+        out_dir,
+        size,
+        attribution=BLACK_ATTRIBUTION,
+        sidecars=sidecars,
+        progress=progress,
+        label="OpenMoji black",
+    )
+
+
+def render_drawings(
+    svgs: Iterable[tuple[Emoji, Path]],
+    out_dir: Path,
+    size: int,
+    *,
+    attribution: str,
+    sidecars: bool = False,
+    progress: bool = True,
+    label: str = "OpenMoji",
+) -> list[Drawing]:
+    """Render each emoji's SVG (in any drawing style) to :func:`image_path` under ``out_dir``.
+
+    This is :func:`rasterise` for SVGs that are not OpenMoji's colour drawings; the caption,
+    tags and file names still come from the OpenMoji emoji. ``attribution`` is written to
+    ``out_dir/ATTRIBUTION.txt``.
+    """
     if not 1 <= size <= _MAX_SIZE:
         raise XmodalError(f"size must be between 1 and {_MAX_SIZE} pixels, got {size}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_text(out_dir / "ATTRIBUTION.txt", ATTRIBUTION)
-    svg_dir = extracted / "color" / "svg"
+    _write_text(out_dir / "ATTRIBUTION.txt", attribution)
 
-    items = list(emojis)
-    done: list[Path] = []
-    for emoji in tqdm(items, desc="OpenMoji", unit="emoji", disable=not progress):
+    items = list(svgs)
+    done: list[Drawing] = []
+    for emoji, svg in tqdm(items, desc=label, unit="emoji", disable=not progress):
         if not _HEXCODE.fullmatch(emoji.hexcode):
             warnings.warn(
-                f"skipping OpenMoji entry with bad hexcode {emoji.hexcode!r}", stacklevel=2
+                f"skipping {label} entry with bad hexcode {emoji.hexcode!r}", stacklevel=3
             )
             continue
         png = image_path(emoji, out_dir)
         if _png_size(png) != (size, size):
             try:
-                data = _render(svg_dir / f"{emoji.hexcode}.svg", size)
+                data = _render(svg, size)
             except XmodalError as exc:
                 warnings.warn(
-                    f"skipping OpenMoji {emoji.hexcode} ({emoji.annotation}): {exc}", stacklevel=2
+                    f"skipping {label} {emoji.hexcode} ({emoji.annotation}): {exc}", stacklevel=3
                 )
                 continue
             png.parent.mkdir(parents=True, exist_ok=True)
@@ -237,7 +259,7 @@ def rasterise(
                     "subgroup": emoji.subgroup,
                 }
                 _write_text(sidecar, json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
-        done.append(png)
+        done.append(Drawing(png, emoji))
     return done
 
 
@@ -272,122 +294,35 @@ def build_sample(
 # --- fetching ---------------------------------------------------------------------------
 
 
-def _npm_pack(root: Path) -> None:
-    npm = shutil.which("npm")
-    if npm is None:
-        raise XmodalError(
-            "xmodal needs npm (Node.js) to fetch the OpenMoji package: apt-get install npm"
-        )
-    # Packing inside the destination folder keeps the final move on one file system.
-    with tempfile.TemporaryDirectory(dir=root, prefix=".npm-pack-") as tmp:
-        try:
-            proc = subprocess.run(
-                [npm, "pack", PACKAGE_SPEC, "--silent"],
-                cwd=tmp,
-                capture_output=True,
-                text=True,
-                timeout=_NPM_TIMEOUT_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise XmodalError(
-                f"npm pack {PACKAGE_SPEC} gave no result within {_NPM_TIMEOUT_S} s; "
-                "check that the npm registry is reachable"
-            ) from exc
-        produced = Path(tmp) / TARBALL_NAME
-        if proc.returncode != 0 or not produced.is_file():
-            lines = [line for line in proc.stderr.splitlines() if line.strip()]
-            detail = lines[-1].strip() if lines else f"exit status {proc.returncode}"
-            raise XmodalError(
-                f"npm pack {PACKAGE_SPEC} failed ({detail}); "
-                "check that the npm registry is reachable"
-            )
-        os.replace(produced, root / TARBALL_NAME)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _read_marker(extracted: Path) -> str | None:
-    try:
-        return (extracted / _MARKER).read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _extract(source: Path, extracted: Path, sha256: str) -> None:
-    # Unpack beside the target and rename, so a reader never sees a half-written folder and
-    # an interrupted run leaves nothing that looks finished.
-    staging = Path(tempfile.mkdtemp(dir=extracted.parent, prefix=".extracting-"))
-    try:
-        _extract_members(source, staging)
-        (staging / _MARKER).write_text(sha256 + "\n", encoding="ascii")
-        if extracted.exists():
-            stale = Path(tempfile.mkdtemp(dir=extracted.parent, prefix=".stale-"))
-            os.replace(extracted, stale / "extracted")
-            shutil.rmtree(stale, ignore_errors=True)
-        try:
-            os.rename(staging, extracted)
-        except OSError:
-            # Another process unpacked the same source first; its result is as good.
-            if _read_marker(extracted) != sha256:
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _extract_members(source: Path, dest: Path) -> None:
-    found_data = False
-    svgs = 0
-    try:
-        with tarfile.open(source, "r:gz") as tar:
-            for member in tar:
-                rel = _wanted_member(member, source)
-                if rel is None:
-                    continue
-                fileobj = tar.extractfile(member)
-                if fileobj is None:
-                    raise XmodalError(f"cannot read member {member.name!r} of {source}")
-                target = dest.joinpath(*rel.parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with fileobj, target.open("wb") as out:
-                    shutil.copyfileobj(fileobj, out)
-                if rel.suffix == ".json":
-                    found_data = True
-                else:
-                    svgs += 1
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise XmodalError(f"cannot unpack OpenMoji tarball {source}: {exc}") from exc
-    if not found_data or svgs == 0:
-        raise XmodalError(
-            f"{source} is not an OpenMoji package: it lacks {_DATA_MEMBER} or {_SVG_PREFIX}*.svg"
-        )
-
-
-def _wanted_member(member: tarfile.TarInfo, source: Path) -> PurePosixPath | None:
-    """The member's path under the unpacked folder, or None for members that are not needed.
-
-    Any member that could land outside the folder makes the whole tarball suspect, so it is
-    refused outright rather than skipped.
-    """
-    name = member.name
-    path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or "\\" in name or "\0" in name:
-        raise XmodalError(f"refusing to unpack {source}: unsafe member name {name!r}")
+def _select_member(name: str) -> PurePosixPath | None:
     if name == _DATA_MEMBER:
-        rel = PurePosixPath("data", "openmoji.json")
-    elif name.startswith(_SVG_PREFIX) and _SVG_LEAF.fullmatch(name[len(_SVG_PREFIX) :]):
-        rel = PurePosixPath("color", "svg", name[len(_SVG_PREFIX) :])
-    else:
+        return PurePosixPath("data", "openmoji.json")
+    for prefix in _SVG_PREFIXES:
+        if name.startswith(prefix) and _SVG_LEAF.fullmatch(name[len(prefix) :]):
+            return PurePosixPath(prefix.removeprefix("package/"), name[len(prefix) :])
+    return None
+
+
+def _check_members(unpacked: Sequence[PurePosixPath]) -> str | None:
+    # The line art is optional: only the colour drawings are needed by everything.
+    found_data = PurePosixPath("data", "openmoji.json") in unpacked
+    colour = any(p.parts[:2] == ("color", "svg") for p in unpacked)
+    if found_data and colour:
         return None
-    if not member.isreg():
-        raise XmodalError(f"refusing to unpack {source}: member {name!r} is not a regular file")
-    return rel
+    return f"an OpenMoji package: it lacks {_DATA_MEMBER} or {_SVG_PREFIXES[0]}*.svg"
+
+
+PACKAGE = npm.PinnedPackage(
+    name="openmoji",
+    version=VERSION,
+    tarball_name=TARBALL_NAME,
+    sha256=TARBALL_SHA256,
+    title="OpenMoji",
+    cache_name="openmoji",
+    members=npm.MemberFilter(
+        key="data+color/svg+black/svg", select=_select_member, check=_check_members
+    ),
+)
 
 
 # --- metadata ---------------------------------------------------------------------------
@@ -428,7 +363,7 @@ def _render(svg: Path, size: int) -> bytes:
     except (OSError, UnicodeDecodeError) as exc:
         raise XmodalError(f"cannot read {svg.name}: {exc}") from exc
     try:
-        # OpenMoji SVGs contain no text, so system fonts are not needed and not loaded.
+        # Emoji SVGs contain no text, so system fonts are not needed and not loaded.
         data = resvg_py.svg_to_bytes(
             svg_string=markup, width=size, height=size, skip_system_fonts=True
         )
@@ -450,7 +385,6 @@ def _png_size(path: Path) -> tuple[int, int] | None:
     if len(head) < 24 or not head.startswith(b"\x89PNG\r\n\x1a\n") or head[12:16] != b"IHDR":
         return None
     return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -182,7 +182,7 @@ def load_model(path: str | os.PathLike[str], check_encoders: bool = True) -> Tra
 class TrainedEncoder(Encoder):
     batch_size = 32
 
-    def __init__(self, model: TrainedModel) -> None:
+    def __init__(self, model: TrainedModel, name: str | None = None) -> None:
         self.model = model
         # decode pictures as large as the model saw them in training, and no larger
         self.input_side: int | None = None
@@ -200,7 +200,7 @@ class TrainedEncoder(Encoder):
         if model.text_encoder is not None:
             languages = model.text_encoder.spec.languages
         self._spec = EncoderSpec(
-            name=f"trained:{model.root}",
+            name=name or f"trained:{model.root}",
             weights=model.weights,
             dim=model.dim,
             modalities=frozenset(modalities),
@@ -256,3 +256,47 @@ def make_trained(arg: str | None) -> Encoder:
 
 
 register(TRAINED_INFO)(make_trained)
+
+
+# -- models that ship with xmodal ------------------------------------------------------------
+
+#: model directories inside the package, each registered as an encoder under its own name
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models"
+EMOJI_SMALL = "emoji-small"
+
+
+def shipped_model_dir(name: str) -> Path:
+    return SHIPPED_DIR / name
+
+
+def _emoji_small_available() -> tuple[bool, str]:
+    if not (shipped_model_dir(EMOJI_SMALL) / "config.json").is_file():
+        return False, f"the package lacks {shipped_model_dir(EMOJI_SMALL)}; reinstall xmodal"
+    from xmodal.encoders.registry import info
+
+    return info("e5-multilingual").available()
+
+
+def make_emoji_small(arg: str | None) -> Encoder:
+    if arg:
+        raise UsageError(f"{EMOJI_SMALL} takes no argument, got {EMOJI_SMALL}:{arg}")
+    ok, why = _emoji_small_available()
+    if not ok:
+        raise XmodalError(f"{EMOJI_SMALL} cannot run: {why}")
+    return TrainedEncoder(load_model(shipped_model_dir(EMOJI_SMALL)), name=EMOJI_SMALL)
+
+
+register(
+    EncoderInfo(
+        family=EMOJI_SMALL,
+        description=(
+            "emoji and icon drawings <-> text in 100 languages: a small CNN trained from "
+            "scratch on OpenMoji, text through e5-multilingual (shipped, offline)"
+        ),
+        modalities=frozenset({Modality.IMAGE, Modality.TEXT}),
+        dim=128,
+        languages=("multilingual", "zh", "en"),
+        size="~2 MB + e5-multilingual",
+        available=_emoji_small_available,
+    )
+)(make_emoji_small)

@@ -123,6 +123,8 @@ class TrainConfig:
     #: CNN methods: input side in pixels and the first stage's channel count
     image_size: int = 96
     cnn_width: int = 32
+    #: residual blocks per CNN stage after the first
+    cnn_blocks: int = 0
     #: CCA: PCA of each side first (None: none), and the power of the training correlation
     #: that weights each shared axis
     pca_dims: int | None = 128
@@ -166,6 +168,8 @@ class TrainConfig:
         for name in ("dim", "epochs", "batch_size", "hidden", "image_size", "cnn_width"):
             if int(getattr(self, name)) < 1:
                 raise UsageError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.cnn_blocks < 0:
+            raise UsageError(f"cnn_blocks must be 0 or more, got {self.cnn_blocks}")
         if self.batch_size < 2:
             raise UsageError("batch_size must be at least 2: a contrastive batch needs negatives")
         if self.patience < 1:
@@ -442,7 +446,9 @@ def _arch(config: TrainConfig, p: _Prepared) -> dict[str, Any]:
     head: HeadKind = "linear" if config.head == "linear" else "mlp"
     image: dict[str, Any]
     if config.method.startswith("cnn-"):
-        image = CnnConfig(config.dim, config.image_size, config.cnn_width, config.dropout).to_json()
+        image = CnnConfig(
+            config.dim, config.image_size, config.cnn_width, config.dropout, config.cnn_blocks
+        ).to_json()
     else:
         assert p.x_train is not None
         image = HeadConfig(
@@ -607,7 +613,8 @@ class _Batches:
         self.concepts = torch.from_numpy(p.train.concept_ids()).to(device)
         if self.cnn:
             assert p.px_train is not None
-            self.pixels = p.px_train
+            # kept on the device as uint8, so a batch's views are made where the model runs
+            self.pixels = torch.from_numpy(p.px_train).to(device)
             self.augment = Augment(size=config.image_size)
         else:
             assert p.x_train is not None
@@ -615,14 +622,12 @@ class _Batches:
 
     def images(self, idx: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
         import torch
-        from PIL import Image
 
-        from xmodal.learn.models import uint8_to_tensor
-
+        rows = torch.from_numpy(idx).to(self.device)
         if not self.cnn:
-            return self.x[torch.from_numpy(idx).to(self.device)]
-        views = [np.asarray(self.augment(Image.fromarray(self.pixels[i]), rng)) for i in idx]
-        return uint8_to_tensor(np.stack(views)).to(self.device)
+            return self.x[rows]
+        generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+        return self.augment(self.pixels[rows], generator)
 
 
 def _embed_val(model: JointModel, p: _Prepared, device: str) -> tuple[np.ndarray, np.ndarray]:

@@ -47,7 +47,11 @@ PrepareFn = Callable[..., "BenchmarkLayout"]
 
 # Imported on first use, so that importing this package stays cheap and the built-ins can
 # import the records defined here without a cycle.
-_BUILTIN_MODULES = ("xmodal.eval.benchmarks.openmoji", "xmodal.eval.benchmarks.scenes")
+_BUILTIN_MODULES = (
+    "xmodal.eval.benchmarks.openmoji",
+    "xmodal.eval.benchmarks.scenes",
+    "xmodal.eval.benchmarks.emoji_styles",
+)
 
 
 @dataclass(frozen=True, slots=True)

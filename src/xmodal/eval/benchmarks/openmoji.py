@@ -146,13 +146,9 @@ def prepare(
     ``oracle_captions`` gives every drawing a sidecar holding its caption and tags: the
     answer key itself, for an upper-bound ("oracle") baseline that reads it.
     """
-    if split not in SPLITS:
-        raise XmodalError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    if limit is not None and limit < 1:
-        raise XmodalError(f"limit must be positive, got {limit}")
+    check_split(split, limit)
     source = extracted if extracted is not None else om.fetch()
-    everything = om.load_emojis(source, include_skin_tones=True)
-    parts = split_concepts(concepts(everything), seed)
+    parts = load_split(source, split, seed)
     chosen = parts[split][:limit] if limit is not None else parts[split]
 
     params = {
@@ -164,10 +160,38 @@ def prepare(
         "include_skin_tones": include_skin_tones,
         "oracle_captions": oracle_captions,
     }
+
+    def render(emojis: Sequence[om.Emoji], render_dir: Path) -> None:
+        om.rasterise(emojis, source, render_dir, size, sidecars=False, progress=progress)
+
+    oracle = " - ORACLE: every drawing carries its caption" if oracle_captions else ""
     with Staging(out) as root:
-        _write_splits(root / SPLITS_FILE, parts, seed)
-        write_manifest(_build(root, chosen, source, params, progress))
+        write_splits(root / SPLITS_FILE, parts, seed)
+        layout = build(
+            root,
+            chosen,
+            render,
+            params,
+            name=NAME,
+            description="OpenMoji drawings with their captions and tags (CC BY-SA 4.0)" + oracle,
+            attribution=om.ATTRIBUTION,
+        )
+        write_manifest(layout)
     return load_layout(out)
+
+
+def check_split(split: str, limit: int | None) -> None:
+    """Refuse a bad split name or limit before anything is downloaded."""
+    if split not in SPLITS:
+        raise XmodalError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if limit is not None and limit < 1:
+        raise XmodalError(f"limit must be positive, got {limit}")
+
+
+def load_split(source: Path, split: str, seed: int) -> dict[str, list[Concept]]:
+    """Every split of an unpacked OpenMoji package."""
+    check_split(split, None)
+    return split_concepts(concepts(om.load_emojis(source, include_skin_tones=True)), seed)
 
 
 # --- building ---------------------------------------------------------------------------
@@ -177,7 +201,7 @@ def _norm(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def _write_splits(path: Path, parts: dict[str, list[Concept]], seed: int) -> None:
+def write_splits(path: Path, parts: dict[str, list[Concept]], seed: int) -> None:
     data = {
         "openmoji_version": om.VERSION,
         "seed": seed,
@@ -201,26 +225,41 @@ def _numbering(count: int, rng: random.Random) -> list[int]:
     return numbers
 
 
-def _build(
+def members(chosen: Sequence[Concept], include_skin_tones: bool) -> list[om.Emoji]:
+    """The emojis of ``chosen`` that get a drawing and a text document."""
+    emojis = (e for c in chosen for e in (*c.bases, *(c.variants if include_skin_tones else ())))
+    # A drawing without words would get an empty text document, which indexing refuses.
+    return [e for e in emojis if _text_document(e).strip()]
+
+
+def build(
     root: Path,
     chosen: Sequence[Concept],
-    source: Path,
+    render: Callable[[Sequence[om.Emoji], Path], object],
     params: dict[str, Any],
-    progress: bool,
+    *,
+    name: str,
+    description: str,
+    attribution: str,
+    counts: dict[str, int] | None = None,
 ) -> BenchmarkLayout:
+    """Write the images, texts and tasks of ``chosen`` into ``root``; returns the layout.
+
+    ``render(emojis, folder)`` draws each emoji it can to
+    :func:`xmodal.datasets.openmoji.image_path` under ``folder``, in whatever style; the
+    emojis it leaves out are left out of the benchmark. ``params`` needs ``seed`` and
+    ``include_skin_tones``; ``counts`` adds to the counts of concepts, images and texts.
+    """
     seed: int = params["seed"]
-    size: int = params["size"]
     include_skin_tones: bool = params["include_skin_tones"]
-    members = (e for c in chosen for e in (*c.bases, *(c.variants if include_skin_tones else ())))
-    # A drawing without words would get an empty text document, which indexing refuses.
-    emojis = [e for e in members if _text_document(e).strip()]
+    emojis = members(chosen, include_skin_tones)
     concept_of = {e.hexcode: c for c in chosen for e in (*c.bases, *c.variants)}
 
     render_dir = root / ".render"
-    om.rasterise(emojis, source, render_dir, size, sidecars=False, progress=progress)
+    render(emojis, render_dir)
     rendered = [e for e in emojis if om.image_path(e, render_dir).is_file()]
     if not rendered:
-        raise XmodalError("no OpenMoji drawing of the split could be rendered")
+        raise XmodalError(f"{name}: no drawing of the split could be rendered")
 
     images_dir, texts_dir = root / "images", root / "texts"
     images_dir.mkdir()
@@ -257,7 +296,7 @@ def _build(
             }
         )
     shutil.rmtree(render_dir)
-    atomic_write_text(root / "ATTRIBUTION.txt", om.ATTRIBUTION)
+    atomic_write_text(root / "ATTRIBUTION.txt", attribution)
     items.sort(key=lambda it: it["image"])
     atomic_write_text(root / ITEMS_FILE, json.dumps(items, indent=1, ensure_ascii=False) + "\n")
 
@@ -294,14 +333,18 @@ def _build(
         _category_task(root, rendered, image_of),
     ]
     return BenchmarkLayout(
-        name=NAME,
+        name=name,
         root=root,
         documents=(images_dir, texts_dir),
         tasks=tuple(tasks),
-        description="OpenMoji drawings with their captions and tags (CC BY-SA 4.0)"
-        + (" - ORACLE: every drawing carries its caption" if params.get("oracle_captions") else ""),
+        description=description,
         params=params,
-        counts={"concepts": len(chosen), "images": len(rendered), "texts": len(rendered)},
+        counts={
+            "concepts": len(chosen),
+            "images": len(rendered),
+            "texts": len(rendered),
+            **(counts or {}),
+        },
     )
 
 

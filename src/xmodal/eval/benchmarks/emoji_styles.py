@@ -1,0 +1,142 @@
+"""Cross-style emoji benchmark: OpenMoji's concepts and words, another style's drawings.
+
+The concepts and their split are exactly those of the ``openmoji`` benchmark (same seed,
+same ``splits.json``), so a model trained on OpenMoji's colour drawings of the train split
+can be tested on test-split concepts drawn in a style it has never seen (see
+:mod:`xmodal.datasets.emoji_styles`). Only the concepts of the split that the style draws
+are included; ``benchmark.json`` records how many that is (``covered_concepts`` out of
+``split_concepts``). Files, names and tasks (``t2i``, ``t2i-tags``, ``i2t``, ``category``)
+are built by the ``openmoji`` benchmark's own code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from xmodal.datasets import emoji_styles as styles
+from xmodal.datasets import npm
+from xmodal.datasets import openmoji as om
+from xmodal.datasets import twemoji as tw
+from xmodal.errors import XmodalError
+from xmodal.eval.benchmarks import (
+    BenchmarkLayout,
+    Staging,
+    load_layout,
+    register_benchmark,
+    write_manifest,
+)
+from xmodal.eval.benchmarks import openmoji as bom
+
+NAME = "emoji-styles"
+
+
+def prepare(
+    out: Path,
+    *,
+    style: str = "twemoji",
+    split: str = "test",
+    seed: int = 0,
+    size: int = 96,
+    limit: int | None = None,
+    progress: bool = True,
+    include_skin_tones: bool = False,
+    extracted: Path | None = None,
+    style_extracted: Path | None = None,
+) -> BenchmarkLayout:
+    """Prepare the ``style`` drawings of OpenMoji's ``split`` in ``out`` (replacing it).
+
+    ``limit`` keeps the first N concepts of the split that the style draws. ``extracted``
+    is an unpacked OpenMoji package and ``style_extracted`` an unpacked style package
+    (Twemoji), used instead of fetching them.
+    """
+    chosen_style = styles.get_style(style)
+    bom.check_split(split, limit)
+    source = extracted if extracted is not None else om.fetch()
+    if style == "twemoji" and style_extracted is None:
+        style_extracted = tw.fetch()
+    parts = bom.load_split(source, split, seed)
+
+    drawn = _drawn_hexcodes(
+        style,
+        bom.members(parts[split], include_skin_tones),
+        source,
+        style_extracted,
+    )
+    covered = [
+        c
+        for c in parts[split]
+        if any(e.hexcode in drawn for e in bom.members([c], include_skin_tones))
+    ]
+    chosen = covered[:limit] if limit is not None else covered
+    if not chosen:
+        raise XmodalError(f"the {style} style draws none of the {split} split's concepts")
+
+    package = chosen_style.package
+    params: dict[str, Any] = {
+        "style": style,
+        "style_package": package.name,
+        "style_version": package.version,
+        "style_sha256": _source_sha256(style_extracted or source),
+        "openmoji_version": om.VERSION,
+        "split": split,
+        "seed": seed,
+        "size": size,
+        "limit": limit,
+        "include_skin_tones": include_skin_tones,
+        "split_concepts": len(parts[split]),
+        "covered_concepts": len(covered),
+        "coverage": round(len(covered) / len(parts[split]), 4) if parts[split] else 0.0,
+        "attribution": chosen_style.attribution,
+    }
+
+    def render(emojis: Sequence[om.Emoji], render_dir: Path) -> None:
+        styles.render_style(
+            style,
+            emojis,
+            render_dir,
+            size,
+            openmoji_extracted=source,
+            style_extracted=style_extracted,
+            progress=progress,
+        )
+
+    with Staging(out) as root:
+        bom.write_splits(root / bom.SPLITS_FILE, parts, seed)
+        layout = bom.build(
+            root,
+            chosen,
+            render,
+            params,
+            name=NAME,
+            description=(
+                f"{chosen_style.title} drawings of OpenMoji's {split} concepts, "
+                "queried with OpenMoji's captions and tags"
+            ),
+            attribution=chosen_style.attribution,
+            counts={"split_concepts": len(parts[split]), "covered_concepts": len(covered)},
+        )
+        write_manifest(layout)
+    return load_layout(out)
+
+
+def _drawn_hexcodes(
+    style: str, emojis: Sequence[om.Emoji], source: Path, style_extracted: Path | None
+) -> set[str]:
+    # Known from the unpacked files, before anything is rendered.
+    if style == "twemoji":
+        assert style_extracted is not None
+        return {e.hexcode for e, _ in tw.svgs_for(emojis, style_extracted)}
+    black = (style_extracted or source) / "black" / "svg"
+    return {e.hexcode for e in emojis if (black / f"{e.hexcode}.svg").is_file()}
+
+
+def _source_sha256(unpacked: Path) -> str | None:
+    # What was really unpacked, not what was pinned: a caller may pass any folder, and one
+    # not made by fetch() has no marker, so its source is recorded as unknown.
+    marker = npm.read_marker(unpacked)
+    return marker.split()[0] if marker else None
+
+
+register_benchmark(NAME, prepare)
