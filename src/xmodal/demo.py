@@ -1,11 +1,13 @@
-"""The main job on its embedded default: build the OpenMoji sample, index it, search it,
-and draw the results as a contact sheet."""
+"""The main job on its embedded default: OpenMoji's drawings indexed as pictures alone (no
+caption, no tags, numbered file names) with the shipped ``emoji-small`` model, then searched
+with words in English and Chinese, a mixed query and a picture, and the results drawn as a
+contact sheet. Every text→image hit is found through the model's image tower."""
 
 from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -21,17 +23,26 @@ from xmodal.records import Modality, SearchHit
 
 _THUMB = 96
 _EXCLUDES = ("ATTRIBUTION.txt",)
-#: appearance for pictures; multilingual sentence embeddings and keywords for the words
-#: attached to them (OCR is left out: these drawings hold no print)
-DEMO_MODELS = ("classic", "e5-multilingual", "bm25")
+#: pictures and queries meet in the space of the shipped model, nothing else
+DEMO_MODELS = ("emoji-small",)
 _LABEL_W = 220
-_IMAGE_QUERY_HEX = "1F431"  # cat face: a picture that should find other cats and the words
+_IMAGE_QUERY_HEX = "1F431"  # cat face: a picture that should find other cats
 
 
-def _find_image_query(sample: Path) -> Path | None:
-    for p in sorted(sample.rglob(f"{_IMAGE_QUERY_HEX}-*.png")):
-        return p
-    return next(iter(sorted(sample.rglob("*.png"))), None)
+def _find_image_query(pictures: Mapping[Path, tuple[str, str]]) -> Path | None:
+    for path, (hexcode, _) in pictures.items():
+        if hexcode == _IMAGE_QUERY_HEX:
+            return path
+    return next(iter(pictures), None)
+
+
+def _unseen_hexcodes() -> set[str]:
+    """Emojis whose concept emoji-small never trained on (the validation and test splits)."""
+    from xmodal.datasets.openmoji import fetch, load_emojis
+    from xmodal.eval.benchmarks.openmoji import concepts, split_concepts
+
+    parts = split_concepts(concepts(load_emojis(fetch(), include_skin_tones=True)))
+    return {h for split in ("val", "test") for c in parts[split] for h in c.hexcodes}
 
 
 def _text_tile(text: str) -> Image.Image:
@@ -87,13 +98,18 @@ def run_demo(
     k: int = 5,
     progress: bool = True,
 ) -> int:
-    from xmodal.datasets.openmoji import build_sample, cache_dir
+    from xmodal.datasets.openmoji import build_pictures, cache_dir
 
     base = cache_dir()
-    sample_dir = Path(sample) if sample else base / "samples" / f"openmoji-{limit or 'all'}"
-    db_dir = Path(db) if db else base / "demo-db"
-    print(f"sample: OpenMoji drawings (CC BY-SA 4.0, openmoji.org) in {sample_dir}")
-    build_sample(sample_dir, limit=limit, progress=progress)
+    default_sample = base / "samples" / f"openmoji-pictures-{limit or 'all'}"
+    sample_dir = Path(sample) if sample else default_sample
+    db_dir = Path(db) if db else base / "demo-pictures-db"
+    print(f"pictures: OpenMoji drawings (CC BY-SA 4.0, openmoji.org) in {sample_dir}")
+    print("  numbered files, no captions, tags or sidecars: text can only find them by pixels")
+    drawings = build_pictures(sample_dir, limit=limit, progress=progress)
+    # what each picture is, kept outside the collection, only to print beside the results
+    known = {d.path.resolve(): (d.emoji.hexcode, d.emoji.annotation) for d in drawings}
+    unseen = _unseen_hexcodes()
 
     with Collection.open(db_dir) as col:
         bar = progress_bar("indexing") if progress else None
@@ -103,19 +119,18 @@ def run_demo(
             progress=bar,
             options=IndexOptions(excludes=_EXCLUDES),
         )
-        print(f"collection {db_dir}: {report.summary()}")
-        rows: list[tuple[str, list[SearchHit]]] = []
-        for q in queries:
-            rows.append((q, col.search(q, k=k)))
-        img = _find_image_query(sample_dir)
+        print(f"collection {db_dir} (model {', '.join(DEMO_MODELS)}): {report.summary()}")
+        rows: list[tuple[str, list[SearchHit]]] = [(q, col.search(q, k=k)) for q in queries]
+        img = _find_image_query(known)
         if img is not None:
             rows.append((f"image: {img.name}", col.search(image=str(img), k=k)))
         for label, hits in rows:
             print(f"\n> {label}")
             for rank, h in enumerate(hits, start=1):
+                hexcode, caption = known.get(Path(h.path).resolve(), ("", ""))
+                mark = "  (concept never trained on)" if hexcode in unseen else ""
                 name = os.path.basename(h.path)
-                snippet = " ".join(h.text.split())[:60]
-                print(f"  {rank}. {h.score:.4f}  {h.modality:<5} {name:<40} {snippet}")
+                print(f"  {rank}. {h.score:.4f}  {name}  is: {caption}{mark}")
         sheet = contact_sheet(rows, db_dir / "demo-results.png")
     print(f"\ncontact sheet of these results: {sheet}")
     return 0

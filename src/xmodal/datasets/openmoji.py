@@ -218,8 +218,10 @@ def render_drawings(
     sidecars: bool = False,
     progress: bool = True,
     label: str = "OpenMoji",
+    path_of: Callable[[Emoji, Path], Path] = image_path,
 ) -> list[Drawing]:
-    """Render each emoji's SVG (in any drawing style) to :func:`image_path` under ``out_dir``.
+    """Render each emoji's SVG (in any drawing style) to ``path_of(emoji, out_dir)``
+    (:func:`image_path` by default).
 
     This is :func:`rasterise` for SVGs that are not OpenMoji's colour drawings; the caption,
     tags and file names still come from the OpenMoji emoji. ``attribution`` is written to
@@ -238,7 +240,7 @@ def render_drawings(
                 f"skipping {label} entry with bad hexcode {emoji.hexcode!r}", stacklevel=3
             )
             continue
-        png = image_path(emoji, out_dir)
+        png = path_of(emoji, out_dir)
         if _png_size(png) != (size, size):
             try:
                 data = _render(svg, size)
@@ -289,6 +291,32 @@ def build_sample(
     for group, members in _by_key(emojis, lambda e: e.group).items():
         _write_text(notes / f"{_slug(group) or 'ungrouped'}.md", _group_note(group, members))
     return out_dir
+
+
+def build_pictures(
+    out_dir: Path,
+    *,
+    limit: int | None = None,
+    size: int = 96,
+    progress: bool = True,
+    extracted: Path | None = None,
+) -> list[Drawing]:
+    """The base emojis as pictures alone: numbered PNGs (``0001.png`` ...), no sidecars, no
+    words in any name, so whatever finds them by text has read the pixels. Returns each
+    picture with its emoji, for showing what a result is."""
+    if limit is not None and limit < 0:
+        raise XmodalError(f"limit must not be negative, got {limit}")
+    source = extracted if extracted is not None else fetch()
+    emojis = _spread(load_emojis(source), limit)
+    number = {e.hexcode: n for n, e in enumerate(emojis, start=1)}
+    return render_drawings(
+        [(e, source / "color" / "svg" / f"{e.hexcode}.svg") for e in emojis],
+        out_dir,
+        size,
+        attribution=ATTRIBUTION,
+        progress=progress,
+        path_of=lambda e, d: d / f"{number[e.hexcode]:04d}.png",
+    )
 
 
 # --- fetching ---------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from xmodal.encoders.base import Encoder, EncoderSpec, TextRole
 from xmodal.errors import DecodeError, UsageError, XmodalError
 from xmodal.learn._io import atomic_write
 
-TextField = Literal["annotation", "tags", "document"]
+TextField = Literal["annotation", "tags", "document", "mixed"]
 GroupField = Literal["group", "subgroup"]
 
 ITEMS_FILE = "items.json"
@@ -52,11 +52,16 @@ class PairedData:
     concepts: tuple[str, ...]
     ids: tuple[str, ...]
     source: str = ""
+    #: other texts describing each pair (OpenMoji: the tags, the whole document), for
+    #: training that draws one of a pair's texts per step; empty when there are none
+    views: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.images)
         if not (len(self.texts) == len(self.groups) == len(self.concepts) == len(self.ids) == n):
             raise ValueError("every field of PairedData needs one entry per pair")
+        if any(len(v) != n for v in self.views):
+            raise ValueError("every text view of PairedData needs one entry per pair")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -70,7 +75,28 @@ class PairedData:
             groups=tuple(self.groups[i] for i in idx),
             concepts=tuple(self.concepts[i] for i in idx),
             ids=tuple(self.ids[i] for i in idx),
+            views=tuple(tuple(v[i] for i in idx) for v in self.views),
         )
+
+    def with_images(self, rows: Sequence[int], images: Sequence[Path], prefix: str) -> PairedData:
+        """These pairs plus, for each ``rows[k]``, a pair of ``images[k]`` with that row's
+        texts, category and concept: the same thing drawn another way."""
+        more = self.subset(rows)
+        return PairedData(
+            self.images + tuple(images),
+            self.texts + more.texts,
+            self.groups + more.groups,
+            self.concepts + more.concepts,
+            self.ids + tuple(f"{prefix}{i}" for i in more.ids),
+            self.source,
+            tuple(a + b for a, b in zip(self.views, more.views, strict=True)),
+        )
+
+    def text_views(self) -> list[tuple[str, ...]]:
+        """The main texts, then each other view (an empty text falls back to the main one)."""
+        return [self.texts] + [
+            tuple(t or m for t, m in zip(v, self.texts, strict=True)) for v in self.views
+        ]
 
     def concept_ids(self) -> np.ndarray:
         """One integer per pair, equal for pairs of one concept (for the losses' groups)."""
@@ -90,7 +116,8 @@ def load_openmoji(
     """The pairs of a folder made by ``xmodal.eval.benchmarks.openmoji.prepare``.
 
     ``text_field``: the caption alone (what the benchmark's t2i queries are), the tags, or
-    the whole text document (caption and tags)."""
+    the whole text document (caption and tags); ``mixed`` is the caption, with the tags
+    and the document as the other ``views`` of each pair."""
     base = Path(root).expanduser().absolute()
     path = base / ITEMS_FILE
     if not path.is_file():
@@ -101,8 +128,10 @@ def load_openmoji(
     groups: list[str] = []
     concepts: list[str] = []
     ids: list[str] = []
+    tag_view: list[str] = []
+    doc_view: list[str] = []
     for it in items:
-        if text_field == "annotation":
+        if text_field in ("annotation", "mixed"):
             text = str(it["annotation"])
         elif text_field == "tags":
             text = ", ".join(it.get("tags", []))
@@ -115,11 +144,30 @@ def load_openmoji(
         groups.append(str(it.get(group_field, "")))
         concepts.append(str(it.get("concept", it["hexcode"])))
         ids.append(str(it["hexcode"]))
+        if text_field == "mixed":
+            tag_view.append(", ".join(it.get("tags", [])))
+            doc_view.append((base / it["text"]).read_text(encoding="utf-8").strip())
     if not images:
         raise XmodalError(f"{path} lists no pairs with text in {text_field!r}")
+    views = (tuple(tag_view), tuple(doc_view)) if text_field == "mixed" else ()
     return PairedData(
-        tuple(images), tuple(texts), tuple(groups), tuple(concepts), tuple(ids), str(base)
+        tuple(images), tuple(texts), tuple(groups), tuple(concepts), tuple(ids), str(base), views
     )
+
+
+def attached_texts(data: PairedData) -> list[str]:
+    """The text attached to each pair's item, for fusion: an OpenMoji emoji's tags ("" when it
+    has none). Pairs added from other drawing styles (ids ``style:HEXCODE``) get their
+    emoji's tags too."""
+    base = Path(data.source)
+    path = base / ITEMS_FILE
+    if not path.is_file():
+        raise UsageError(
+            "fusion methods need attached text per item: train on a prepared OpenMoji folder"
+        )
+    items: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    tags = {str(it["hexcode"]): ", ".join(it.get("tags", [])) for it in items}
+    return [tags.get(i.rpartition(":")[2], "") for i in data.ids]
 
 
 def load_manifest(path: str | os.PathLike[str]) -> PairedData:

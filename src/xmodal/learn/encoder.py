@@ -32,7 +32,15 @@ if TYPE_CHECKING:
     from xmodal.learn.baselines import FittedBaseline
     from xmodal.learn.models import JointModel
 
-_NEURAL = ("heads-infonce", "heads-triplet", "cnn-infonce", "cnn-triplet")
+_NEURAL = (
+    "heads-infonce",
+    "heads-triplet",
+    "cnn-infonce",
+    "cnn-triplet",
+    "fusion-concat",
+    "fusion-sum",
+    "fusion-attention",
+)
 
 
 def _frozen(entry: Mapping[str, Any] | None, role: str, root: Path) -> Encoder | None:
@@ -109,7 +117,36 @@ class TrainedModel:
         assert self._net is not None
         if self._net.image_takes_pixels:
             raise XmodalError(f"{self.root}: this model reads pixels, not image features")
-        return self._run(self._net.encode_image, np.asarray(x, dtype=np.float32))
+        x = np.asarray(x, dtype=np.float32)
+        if self._net.fused:
+            # an item seen by its pixels alone: the attached-text slot is marked absent
+            return self.embed_fused_features(x, None)
+        return self._run(self._net.encode_image, x)
+
+    def embed_fused_features(self, x: np.ndarray, attached: np.ndarray | None) -> np.ndarray:
+        """Fusion models: items from their image features and the features of their attached
+        text (rows of zeros, or ``None`` for all, where an item has none)."""
+        from xmodal.learn.models import fusion_rows
+
+        assert self._net is not None
+        if not self._net.fused:
+            raise XmodalError(f"{self.root}: a {self.method} model fuses nothing")
+        dims = self._net.arch["image"]["in_dims"]
+        n = len(x)
+        a = np.zeros((n, int(dims[1])), np.float32) if attached is None else attached
+        has = np.abs(a).sum(axis=1) > 0
+        rows = fusion_rows([x, a], np.stack([np.ones(n, dtype=bool), has], 1))
+        return self._run(self._net.encode_image, rows)
+
+    def embed_items(self, images: Sequence[Image.Image], attached: Sequence[str]) -> np.ndarray:
+        """Fusion models: items from their pictures and the text attached to each ("" for
+        none)."""
+        if self.image_encoder is None or self.text_encoder is None:
+            raise XmodalError(f"{self.root} was loaded without its frozen encoders")
+        x = self.image_encoder.encode_images(images)
+        a = self.text_encoder.encode_texts([t or " " for t in attached], role="passage")
+        a = a * np.array([[bool(t.strip())] for t in attached], dtype=np.float32)
+        return self.embed_fused_features(x, a)
 
     def embed_text_features(self, y: np.ndarray) -> np.ndarray:
         if not self.joint:

@@ -242,8 +242,9 @@ class Augment:
     def _affine(self, x: Tensor, background: Tensor, generator: torch.Generator) -> Tensor:
         n = x.shape[0]
         area = self.scale[0] + (self.scale[1] - self.scale[0]) * torch.rand(n, generator=generator)
-        log_r = torch.empty(n).uniform_(math.log(self.ratio[0]), math.log(self.ratio[1]),
-                                        generator=generator)
+        log_r = torch.empty(n).uniform_(
+            math.log(self.ratio[0]), math.log(self.ratio[1]), generator=generator
+        )
         aspect = torch.exp(log_r)
         sx, sy = torch.sqrt(area * aspect), torch.sqrt(area / aspect)
         # the view stays inside the picture when it is smaller, and centred near it otherwise
@@ -258,8 +259,9 @@ class Augment:
         grid = F.affine_grid(theta, [n, 3, self.size, self.size], align_corners=False)
         bg = background.view(n, 3, 1, 1)
         # sampled as a difference from the background, so zero padding is the background
-        out = F.grid_sample(x - bg, grid, mode="bilinear", padding_mode="zeros",
-                            align_corners=False)
+        out = F.grid_sample(
+            x - bg, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+        )
         return out + bg
 
     def _jitter(self, x: Tensor, generator: torch.Generator) -> Tensor:
@@ -305,8 +307,11 @@ def _rotate_hue(x: Tensor, turns: Tensor) -> Tensor:
     c, s = torch.cos(a), torch.sin(a)
     one, zero = torch.ones_like(a), torch.zeros_like(a)
     rot = torch.stack(
-        [torch.stack([one, zero, zero], 1), torch.stack([zero, c, -s], 1),
-         torch.stack([zero, s, c], 1)],
+        [
+            torch.stack([one, zero, zero], 1),
+            torch.stack([zero, c, -s], 1),
+            torch.stack([zero, s, c], 1),
+        ],
         1,
     )
     m = yiq2rgb @ rot @ rgb2yiq
@@ -388,6 +393,91 @@ class ConcatFusion(nn.Module):
         return self.head(torch.cat(list(features), dim=1))
 
 
+class WeightedSumFusion(nn.Module):
+    """Each modality through its own projection head into the joint space, then a weighted
+    sum with learned weights (a softmax over the modalities present), re-normalised."""
+
+    def __init__(self, in_dims: Sequence[int], dim: int, hidden: int = 512, dropout: float = 0.1):
+        super().__init__()
+        self.in_dims = tuple(int(d) for d in in_dims)
+        self.heads = nn.ModuleList(
+            ProjectionHead(HeadConfig(d, dim, "mlp", hidden, dropout)) for d in self.in_dims
+        )
+        self.logits = nn.Parameter(torch.zeros(len(self.in_dims)))
+
+    def forward(self, features: Sequence[Tensor], present: Tensor | None = None) -> Tensor:
+        z = torch.stack([h(f) for h, f in zip(self.heads, features, strict=True)], dim=1)
+        logits = self.logits.expand(z.shape[0], -1)
+        if present is not None:
+            logits = logits.masked_fill(~present, float("-inf"))
+        w = torch.nan_to_num(torch.softmax(logits, dim=1), nan=0.0)
+        return F.normalize((w.unsqueeze(-1) * z).sum(dim=1), dim=-1)
+
+
+FusionKind = Literal["concat", "sum", "attention"]
+
+
+@dataclass(frozen=True, slots=True)
+class FusionConfig:
+    """An item tower over several frozen per-modality features (e.g. its pixels' features
+    and its attached text's embedding), with a presence flag per modality."""
+
+    in_dims: tuple[int, ...]
+    out_dim: int
+    kind: FusionKind = "attention"
+    hidden: int = 512
+    dropout: float = 0.1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "fusion", **asdict(self), "in_dims": list(self.in_dims)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FusionConfig:
+        kind = data.get("kind", "attention")
+        if kind not in ("concat", "sum", "attention"):
+            raise ValueError(f"unknown fusion kind {kind!r}")
+        return cls(
+            in_dims=tuple(int(d) for d in data["in_dims"]),
+            out_dim=int(data["out_dim"]),
+            kind=kind,
+            hidden=int(data.get("hidden", 512)),
+            dropout=float(data.get("dropout", 0.1)),
+        )
+
+
+class FusionTower(nn.Module):
+    """Reads one flat input row per item, ``[features of each modality | presence flags]``,
+    so that fusion trains, saves and loads like any other tower."""
+
+    def __init__(self, config: FusionConfig) -> None:
+        super().__init__()
+        self.config = config
+        dims, dim = config.in_dims, config.out_dim
+        self.net: nn.Module
+        if config.kind == "attention":
+            self.net = AttentionFusion(dims, dim, heads=4, dropout=config.dropout)
+        elif config.kind == "concat":
+            self.net = ConcatFusion(dims, dim, config.hidden, config.dropout)
+        else:
+            self.net = WeightedSumFusion(dims, dim, config.hidden, config.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        m = len(self.config.in_dims)
+        features = list(torch.split(x[:, :-m], list(self.config.in_dims), dim=1))
+        present = x[:, -m:] > 0.5
+        out = self.net(features, present)
+        fused: Tensor = out[0] if isinstance(out, tuple) else out
+        return fused
+
+
+def fusion_rows(features: Sequence[np.ndarray], present: np.ndarray) -> np.ndarray:
+    """The flat rows a :class:`FusionTower` reads: each modality's features (zeros where
+    absent) and then the presence flags."""
+    p = np.asarray(present, dtype=np.float32)
+    parts = [np.asarray(f, dtype=np.float32) * p[:, k : k + 1] for k, f in enumerate(features)]
+    return np.concatenate([*parts, p], axis=1)
+
+
 # -- the two towers ------------------------------------------------------------------------
 
 
@@ -397,6 +487,8 @@ def _tower(data: Mapping[str, Any]) -> nn.Module:
         return ProjectionHead(HeadConfig.from_json(data))
     if kind == "cnn":
         return ConvTower(CnnConfig.from_json(data))
+    if kind == "fusion":
+        return FusionTower(FusionConfig.from_json(data))
     raise ValueError(f"unknown tower type {kind!r}")
 
 
@@ -420,6 +512,10 @@ class JointModel(nn.Module):
     @property
     def image_takes_pixels(self) -> bool:
         return isinstance(self.image, ConvTower)
+
+    @property
+    def fused(self) -> bool:
+        return isinstance(self.image, FusionTower)
 
     @property
     def dim(self) -> int:

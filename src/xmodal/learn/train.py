@@ -6,6 +6,9 @@ Methods:
   features, trained with symmetric InfoNCE or a mined triplet loss;
 - ``cnn-infonce`` / ``cnn-triplet``: a small CNN learns the pictures from their pixels (with
   augmentation) while a head maps the frozen text features;
+- ``fusion-concat`` / ``fusion-sum`` / ``fusion-attention``: the item side fuses its pixels'
+  features with the text attached to it (OpenMoji's tags), some of which is hidden at each
+  step so the model also works on pictures alone; trained with InfoNCE;
 - ``cca``, ``pls``, ``svd``, ``nmf``: classical joint spaces (:mod:`xmodal.learn.baselines`);
 - ``pca``, ``lda``: compressed image features (an image-only space).
 
@@ -62,7 +65,14 @@ if TYPE_CHECKING:
     from xmodal.encoders.base import Encoder
     from xmodal.learn.models import JointModel
 
-NEURAL_METHODS: tuple[str, ...] = ("heads-infonce", "heads-triplet", "cnn-infonce", "cnn-triplet")
+FUSION_METHODS: tuple[str, ...] = ("fusion-concat", "fusion-sum", "fusion-attention")
+NEURAL_METHODS: tuple[str, ...] = (
+    "heads-infonce",
+    "heads-triplet",
+    "cnn-infonce",
+    "cnn-triplet",
+    *FUSION_METHODS,
+)
 METHODS: tuple[str, ...] = (*NEURAL_METHODS, *BASELINES)
 
 #: the validation number that picks the best epoch and stops training
@@ -97,8 +107,13 @@ class TrainConfig:
     #: frozen feature encoders (registry names); the CNN methods read pixels instead
     image_encoder: str = "classic"
     text_encoder: str = "minilm"
-    #: OpenMoji text per pair: "annotation" (the caption), "tags" or "document" (both)
+    #: OpenMoji text per pair: "annotation" (the caption), "tags", "document" (both), or
+    #: "mixed": each step draws one of the three per pair (validation uses the caption)
     text_field: str = "annotation"
+    #: OpenMoji sources: also train on the train concepts drawn in these styles
+    #: (:data:`xmodal.datasets.emoji_styles.STYLES`), so the model sees one thing drawn by
+    #: several hands
+    extra_styles: list[str] = field(default_factory=list)
     #: dimension of the joint space
     dim: int = 128
     #: projection head: "mlp" (two layers with dropout) or "linear"
@@ -116,6 +131,8 @@ class TrainConfig:
     #: triplet methods: margin on cosine distance and the negative mining strategy
     margin: float = 0.2
     mining: str = "semi-hard"
+    #: fusion methods: the chance that an item's attached text is hidden at a training step
+    attached_dropout: float = 0.5
     #: draw batches evenly across categories (OpenMoji group, manifest third column);
     #: ``balance_power`` 1 evens them fully, 0 samples as the data is
     balance: bool = False
@@ -163,13 +180,22 @@ class TrainConfig:
             raise UsageError(f"mining must be one of {', '.join(MINING)}, got {self.mining!r}")
         if self.head not in ("linear", "mlp"):
             raise UsageError(f"head must be 'linear' or 'mlp', got {self.head!r}")
-        if self.text_field not in ("annotation", "tags", "document"):
-            raise UsageError("text_field must be 'annotation', 'tags' or 'document'")
+        if self.text_field not in ("annotation", "tags", "document", "mixed"):
+            raise UsageError("text_field must be 'annotation', 'tags', 'document' or 'mixed'")
+        from xmodal.datasets.emoji_styles import STYLES
+
+        unknown = [s for s in self.extra_styles if s not in STYLES]
+        if unknown:
+            raise UsageError(
+                f"unknown extra style(s) {', '.join(unknown)}; known: {', '.join(STYLES)}"
+            )
         for name in ("dim", "epochs", "batch_size", "hidden", "image_size", "cnn_width"):
             if int(getattr(self, name)) < 1:
                 raise UsageError(f"{name} must be positive, got {getattr(self, name)}")
         if self.cnn_blocks < 0:
             raise UsageError(f"cnn_blocks must be 0 or more, got {self.cnn_blocks}")
+        if not 0.0 <= self.attached_dropout <= 1.0:
+            raise UsageError(f"attached_dropout must be in [0, 1], got {self.attached_dropout}")
         if self.batch_size < 2:
             raise UsageError("batch_size must be at least 2: a contrastive batch needs negatives")
         if self.patience < 1:
@@ -297,6 +323,11 @@ class _Prepared:
     y_val: np.ndarray | None = None
     px_train: np.ndarray | None = None
     px_val: np.ndarray | None = None
+    #: ``(views, n, d)`` text features of every text view of the training pairs
+    y_views: np.ndarray | None = None
+    #: fusion methods: the attached text's features, and whether an item has any
+    a_train: np.ndarray | None = None
+    has_train: np.ndarray | None = None
 
 
 def _prepare_data(config: TrainConfig) -> _Prepared:
@@ -305,9 +336,11 @@ def _prepare_data(config: TrainConfig) -> _Prepared:
     field_: Any = config.text_field
     train_data = load_pairs(config.train_data, field_)
     if config.val_data:
-        val_data = load_pairs(config.val_data, field_)
+        val_data = load_pairs(config.val_data, "annotation" if field_ == "mixed" else field_)
     else:
         train_data, val_data = _split_val(train_data, config.val_fraction, config.seed)
+    if config.extra_styles:
+        train_data = _add_styles(train_data, config)
     cnn = config.method.startswith("cnn-")
     image_only = config.method in ("pca", "lda")
     image_enc = None if cnn else get_encoder(config.image_encoder)
@@ -325,6 +358,22 @@ def _prepare_data(config: TrainConfig) -> _Prepared:
     if text_enc is not None:
         p.y_train = text_features(train_data, text_enc, cache, "query", config.progress)
         p.y_val = text_features(val_data, text_enc, cache, "query", config.progress)
+        if train_data.views:
+            p.y_views = np.stack(
+                [p.y_train]
+                + [
+                    text_features(
+                        dataclasses.replace(train_data, texts=v),
+                        text_enc,
+                        cache,
+                        "query",
+                        config.progress,
+                    )
+                    for v in train_data.text_views()[1:]
+                ]
+            )
+    if config.method in FUSION_METHODS:
+        _prepare_attached(p, config, cache)
     if cnn:
         from xmodal.learn.models import cnn_decode_side
 
@@ -333,6 +382,45 @@ def _prepare_data(config: TrainConfig) -> _Prepared:
         p.px_train = pixel_arrays(train_data, big, cache, config.progress, side)
         p.px_val = pixel_arrays(val_data, config.image_size, cache, config.progress, side)
     return p
+
+
+def _prepare_attached(p: _Prepared, config: TrainConfig, cache: Path) -> None:
+    """Attached-text features for the fusion tower; validation items keep all of theirs."""
+    from xmodal.learn.data import attached_texts
+    from xmodal.learn.models import fusion_rows
+
+    assert p.text_encoder is not None and p.x_val is not None
+    feats: list[np.ndarray] = []
+    has: list[np.ndarray] = []
+    for data in (p.train, p.val):
+        texts = attached_texts(data)
+        with_text = dataclasses.replace(data, texts=tuple(t or " " for t in texts))
+        feats.append(text_features(with_text, p.text_encoder, cache, "passage", config.progress))
+        has.append(np.array([bool(t.strip()) for t in texts]))
+    p.a_train, p.has_train = feats[0], has[0]
+    p.x_val = fusion_rows([p.x_val, feats[1]], np.stack([np.ones_like(has[1]), has[1]], 1))
+
+
+def _add_styles(data: PairedData, config: TrainConfig) -> PairedData:
+    """The OpenMoji pairs plus each extra style's drawings of the same emojis."""
+    from xmodal.datasets.emoji_styles import drawings_for
+    from xmodal.learn.models import cnn_decode_side
+
+    if not Path(data.source).is_dir():
+        raise UsageError("extra_styles needs a prepared OpenMoji folder as training data")
+    row_of = {h: n for n, h in enumerate(data.ids)}
+    size = max(96, cnn_decode_side(config.image_size))
+    for style in config.extra_styles:
+        drawings = drawings_for(
+            style,
+            list(row_of),
+            _cache_dir(config) / "styles" / style / str(size),
+            size,
+            progress=config.progress,
+        )
+        rows = [row_of[d.emoji.hexcode] for d in drawings]
+        data = data.with_images(rows, [d.path for d in drawings], f"{style}:")
+    return data
 
 
 def _encoders_json(p: _Prepared) -> dict[str, Any]:
@@ -445,7 +533,16 @@ def _arch(config: TrainConfig, p: _Prepared) -> dict[str, Any]:
     assert p.y_train is not None
     head: HeadKind = "linear" if config.head == "linear" else "mlp"
     image: dict[str, Any]
-    if config.method.startswith("cnn-"):
+    if config.method in FUSION_METHODS:
+        from xmodal.learn.models import FusionConfig
+
+        assert p.x_train is not None and p.a_train is not None
+        kind: Any = config.method.removeprefix("fusion-")
+        image = FusionConfig(
+            (p.x_train.shape[1], p.a_train.shape[1]), config.dim, kind, config.hidden,
+            config.dropout,
+        ).to_json()  # fmt: skip
+    elif config.method.startswith("cnn-"):
         image = CnnConfig(
             config.dim, config.image_size, config.cnn_width, config.dropout, config.cnn_blocks
         ).to_json()
@@ -610,6 +707,7 @@ class _Batches:
         self.cnn = config.method.startswith("cnn-")
         assert p.y_train is not None
         self.y = torch.from_numpy(p.y_train).to(device)
+        self.y_views = None if p.y_views is None else torch.from_numpy(p.y_views).to(device)
         self.concepts = torch.from_numpy(p.train.concept_ids()).to(device)
         if self.cnn:
             assert p.px_train is not None
@@ -619,15 +717,32 @@ class _Batches:
         else:
             assert p.x_train is not None
             self.x = torch.from_numpy(p.x_train).to(device)
+        self.attached = None if p.a_train is None else torch.from_numpy(p.a_train).to(device)
+        self.has = None if p.has_train is None else torch.from_numpy(p.has_train).to(device)
+        self.attached_dropout = config.attached_dropout
 
     def images(self, idx: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
         import torch
 
         rows = torch.from_numpy(idx).to(self.device)
+        if self.attached is not None and self.has is not None:
+            keep = torch.from_numpy(rng.random(len(idx)) >= self.attached_dropout)
+            keep = keep.to(self.device) & self.has[rows]
+            flags = torch.stack([torch.ones_like(keep), keep], 1).float()
+            return torch.cat([self.x[rows], self.attached[rows] * flags[:, 1:], flags], 1)
         if not self.cnn:
             return self.x[rows]
         generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
         return self.augment(self.pixels[rows], generator)
+
+    def texts(self, idx: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        import torch
+
+        rows = torch.from_numpy(idx).to(self.device)
+        if self.y_views is None:
+            return self.y[rows]
+        which = torch.from_numpy(rng.integers(0, len(self.y_views), len(idx))).to(self.device)
+        return self.y_views[which, rows]
 
 
 def _embed_val(model: JointModel, p: _Prepared, device: str) -> tuple[np.ndarray, np.ndarray]:
@@ -725,7 +840,7 @@ def _train_neural(config: TrainConfig, p: _Prepared, out: Path, started: float) 
                 for g in opt.param_groups:
                     g["lr"] = lr
                 xi = feeder.images(idx, rng)
-                yt = feeder.y[torch.from_numpy(idx).to(device)]
+                yt = feeder.texts(idx, rng)
                 groups = feeder.concepts[torch.from_numpy(idx).to(device)]
                 zi, zt = model.encode_image(xi), model.encode_text(yt)
                 if infonce:
