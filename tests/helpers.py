@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import os
+import stat
+import tarfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
 
@@ -68,3 +76,62 @@ def fake_openmoji(root: Path) -> Path:
         (root / "black/svg" / f"{hexcode}.svg").write_text(_shape_svg(color, shape, True))
     (root / "data" / "openmoji.json").write_text(json.dumps(entries))
     return root
+
+
+def openmoji_entry(hexcode: str, annotation: str, subgroup: str, **extra: Any) -> dict[str, Any]:
+    """One record of OpenMoji's ``openmoji.json``, tagged with the annotation's first word."""
+    entry: dict[str, Any] = {
+        "emoji": "?",
+        "hexcode": hexcode,
+        "group": "test-group",
+        "subgroups": subgroup,
+        "annotation": annotation,
+        "tags": f"{annotation.split()[0]}, thing",
+        "openmoji_tags": "",
+        "skintone": "",
+        "skintone_base_hexcode": "",
+    }
+    entry.update(extra)
+    return entry
+
+
+def add_file(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def tar_member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    info.size = 1 if kind == tarfile.REGTYPE else 0
+    return info
+
+
+def add_members(tar: tarfile.TarFile, members: Iterable[tarfile.TarInfo]) -> None:
+    """Add members built by :func:`tar_member` as they are, regular files with filler bytes."""
+    for info in members:
+        if info.isreg():
+            tar.addfile(info, io.BytesIO(b"x" * info.size))
+        else:
+            tar.addfile(info)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fake_npm(
+    tmp_path: Path, tarball: Path, tarball_name: str, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Put first on PATH an ``npm`` whose ``pack`` hands over ``tarball`` as ``tarball_name``
+    in the working folder; returns the file its arguments are logged to."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    log = tmp_path / "npm-args"
+    npm.write_text(f'#!/bin/sh\necho "$@" > "{log}"\ncp "{tarball}" "$PWD/{tarball_name}"\n')
+    npm.chmod(npm.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return log

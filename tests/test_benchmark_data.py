@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from helpers import openmoji_entry
 from xmodal.errors import XmodalError
 from xmodal.eval import benchmarks
 from xmodal.eval.benchmarks import (
@@ -37,35 +38,19 @@ SVG = (
 SUBGROUPS = ("face-smiling", "animal-mammal", "food-fruit", "transport-ground")
 
 
-def _entry(hexcode: str, annotation: str, subgroup: str, **extra: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "emoji": "?",
-        "hexcode": hexcode,
-        "group": "test-group",
-        "subgroups": subgroup,
-        "annotation": annotation,
-        "tags": f"{annotation.split()[0]}, thing",
-        "openmoji_tags": "",
-        "skintone": "",
-        "skintone_base_hexcode": "",
-    }
-    entry.update(extra)
-    return entry
-
-
 def _fake_entries() -> list[dict[str, Any]]:
     entries = [
-        _entry(f"1F{0x600 + n:03X}", f"emoji number {n}", SUBGROUPS[n % len(SUBGROUPS)])
+        openmoji_entry(f"1F{0x600 + n:03X}", f"emoji number {n}", SUBGROUPS[n % len(SUBGROUPS)])
         for n in range(36)
     ]
     # Two drawings with one caption, as OpenMoji has for "brain" or "white flag".
-    entries.append(_entry("E000", "emoji number 5", "extras"))
+    entries.append(openmoji_entry("E000", "emoji number 5", "extras"))
     # Skin-tone variants (the real package writes a single tone as a number).
     tones: dict[int | str, str] = {1: "1F3FB", 3: "1F3FD", "1,5": "1F3FB-1F3FF"}
     for base in ("1F600", "1F607", "1F60B"):
         for tone, suffix in tones.items():
             entries.append(
-                _entry(
+                openmoji_entry(
                     f"{base}-{suffix}",
                     f"variant of {base}: tone {tone}",
                     "face-smiling",

@@ -154,3 +154,25 @@ def test_extra_styles_need_an_openmoji_source(tmp_path: Path) -> None:
         train(cfg)
     with pytest.raises(UsageError, match="unknown extra style"):
         TrainConfig(train_data="x", out="y", extra_styles=["nope"]).validate()
+
+
+def test_late_fusion_fits_the_weight_that_helps_on_validation() -> None:
+    from xmodal.learn.late_fusion import fit_weights, fuse_runs
+
+    # space "a" ranks the answer first for q1 only, space "b" for q2 only; a third query
+    # is answered by "b" alone, so leaning on "b" is best
+    qrels = {"q1": {"x": 1}, "q2": {"y": 1}, "q3": {"z": 1}}
+    a = {"q1": {"x": 0.9, "y": 0.1}, "q2": {"x": 0.9, "y": 0.5}, "q3": {"x": 0.8, "z": 0.1}}
+    b = {"q1": {"x": 0.5, "y": 0.6}, "q2": {"y": 0.9, "x": 0.1}, "q3": {"z": 0.9, "x": 0.2}}
+    weights, score = fit_weights({"a": a, "b": b}, qrels, "weighted", metric="mrr")
+    assert weights["a"] + weights["b"] == pytest.approx(1.0)
+    assert weights["b"] > weights["a"] and score > 0.8
+    fused = fuse_runs({"a": a, "b": b}, weights, "weighted")
+    assert next(iter(sorted(fused["q3"], key=lambda d: -fused["q3"][d]))) == "z"
+    # scores strictly decrease, so trec_eval's tie-break cannot reorder a fused list
+    assert all(len(set(r.values())) == len(r) for r in fused.values())
+    # RRF ignores score scales: the same fit on ranks alone
+    w_rrf, _ = fit_weights({"a": a, "b": b}, qrels, "rrf")
+    assert w_rrf["b"] >= 0.5
+    with pytest.raises(ValueError):
+        fit_weights({"a": a}, qrels)

@@ -6,18 +6,15 @@ only a handful of drawings.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-import os
 import shutil
-import stat
 import tarfile
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from helpers import add_file, add_members, fake_npm, sha256_of, tar_member
 from xmodal.datasets import npm, openmoji
 from xmodal.datasets.openmoji import Emoji
 from xmodal.errors import XmodalError
@@ -99,12 +96,6 @@ SVGS = {
 }
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    tar.addfile(info, io.BytesIO(data))
-
-
 def make_tarball(
     path: Path,
     *,
@@ -113,24 +104,16 @@ def make_tarball(
     extra: list[tarfile.TarInfo] | None = None,
 ) -> Path:
     with tarfile.open(path, "w:gz") as tar:
-        _add(tar, "package/package.json", b'{"name": "openmoji"}')
-        _add(tar, "package/data/openmoji.json", json.dumps(ENTRIES).encode())
-        _add(tar, "package/data/openmoji.csv", b"not needed")
+        add_file(tar, "package/package.json", b'{"name": "openmoji"}')
+        add_file(tar, "package/data/openmoji.json", json.dumps(ENTRIES).encode())
+        add_file(tar, "package/data/openmoji.csv", b"not needed")
         colour = SVGS if svgs is None else svgs
         for hexcode, svg in colour.items():
-            _add(tar, f"package/color/svg/{hexcode}.svg", svg.encode())
+            add_file(tar, f"package/color/svg/{hexcode}.svg", svg.encode())
         for hexcode, svg in (colour if black is None else black).items():
-            _add(tar, f"package/black/svg/{hexcode}.svg", svg.encode())
-        for info in extra or []:
-            if info.isreg():
-                tar.addfile(info, io.BytesIO(b"x" * info.size))
-            else:
-                tar.addfile(info)
+            add_file(tar, f"package/black/svg/{hexcode}.svg", svg.encode())
+        add_members(tar, extra or [])
     return path
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(autouse=True)
@@ -147,7 +130,7 @@ def tarball(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def extracted(tarball: Path) -> Path:
-    return openmoji.fetch(tarball=tarball, expected_sha256=sha256(tarball))
+    return openmoji.fetch(tarball=tarball, expected_sha256=sha256_of(tarball))
 
 
 # --- cache and fetch --------------------------------------------------------------------
@@ -161,7 +144,7 @@ def test_cache_dir_follows_environment(cache: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_fetch_unpacks_only_metadata_and_svgs(cache: Path, tarball: Path) -> None:
-    out = openmoji.fetch(tarball=tarball, expected_sha256=sha256(tarball))
+    out = openmoji.fetch(tarball=tarball, expected_sha256=sha256_of(tarball))
 
     assert out == cache / "openmoji" / openmoji.VERSION / "extracted"
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
@@ -175,7 +158,7 @@ def test_fetch_unpacks_only_metadata_and_svgs(cache: Path, tarball: Path) -> Non
 
 
 def test_fetch_is_idempotent(tarball: Path) -> None:
-    digest = sha256(tarball)
+    digest = sha256_of(tarball)
     first = openmoji.fetch(tarball=tarball, expected_sha256=digest)
     marker = first / "data" / "openmoji.json"
     before = marker.stat().st_mtime_ns
@@ -197,7 +180,7 @@ def test_fetch_replaces_an_unpacking_of_a_different_source(tmp_path: Path) -> No
 
 def test_fetch_unpacks_again_when_an_old_unpacking_lacks_the_line_art(tarball: Path) -> None:
     # Earlier versions unpacked only the colour drawings and wrote the bare checksum.
-    digest = sha256(tarball)
+    digest = sha256_of(tarball)
     out = openmoji.fetch(tarball=tarball, expected_sha256=digest)
     shutil.rmtree(out / "black")
     (out / ".source-sha256").write_text(digest + "\n")
@@ -210,8 +193,8 @@ def test_fetch_unpacks_again_when_an_old_unpacking_lacks_the_line_art(tarball: P
 def test_fetch_accepts_a_package_without_line_art(tmp_path: Path) -> None:
     plain = tmp_path / "plain.tgz"
     with tarfile.open(plain, "w:gz") as tar:
-        _add(tar, "package/data/openmoji.json", json.dumps(ENTRIES).encode())
-        _add(tar, "package/color/svg/1F436.svg", RED_DISC.encode())
+        add_file(tar, "package/data/openmoji.json", json.dumps(ENTRIES).encode())
+        add_file(tar, "package/color/svg/1F436.svg", RED_DISC.encode())
     out = openmoji.fetch(tarball=plain, expected_sha256=None)
     assert not (out / "black").exists()
 
@@ -222,7 +205,7 @@ def test_fetch_rejects_wrong_checksum_and_keeps_callers_file(cache: Path, tarbal
         openmoji.fetch(tarball=tarball, expected_sha256=wrong)
 
     assert wrong in str(err.value)
-    assert sha256(tarball) in str(err.value)
+    assert sha256_of(tarball) in str(err.value)
     assert tarball.exists()
     assert not (cache / "openmoji" / openmoji.VERSION / "extracted").exists()
 
@@ -241,17 +224,9 @@ def test_fetch_deletes_a_cached_tarball_with_the_wrong_checksum(cache: Path, tar
 def test_fetch_runs_npm_pack_when_the_tarball_is_missing(
     cache: Path, tarball: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    npm = bin_dir / "npm"
-    log = tmp_path / "npm-args"
-    npm.write_text(
-        f'#!/bin/sh\necho "$@" > "{log}"\ncp "{tarball}" "$PWD/{openmoji.TARBALL_NAME}"\n'
-    )
-    npm.chmod(npm.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    log = fake_npm(tmp_path, tarball, openmoji.TARBALL_NAME, monkeypatch)
 
-    out = openmoji.fetch(expected_sha256=sha256(tarball))
+    out = openmoji.fetch(expected_sha256=sha256_of(tarball))
 
     assert log.read_text().split() == ["pack", f"openmoji@{openmoji.VERSION}", "--silent"]
     assert (cache / "openmoji" / openmoji.VERSION / openmoji.TARBALL_NAME).exists()
@@ -274,27 +249,19 @@ def test_fetch_rejects_a_file_that_is_not_a_tarball(tmp_path: Path) -> None:
 def test_fetch_rejects_a_tarball_without_openmoji_data(tmp_path: Path) -> None:
     empty = tmp_path / "empty.tgz"
     with tarfile.open(empty, "w:gz") as tar:
-        _add(tar, "package/README.md", b"hello")
+        add_file(tar, "package/README.md", b"hello")
     with pytest.raises(XmodalError, match="not an OpenMoji package"):
         openmoji.fetch(tarball=empty, expected_sha256=None)
-
-
-def _member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.linkname = linkname
-    info.size = 1 if kind == tarfile.REGTYPE else 0
-    return info
 
 
 @pytest.mark.parametrize(
     "bad",
     [
-        _member("package/color/svg/../../../../escaped.svg"),
-        _member("../escaped.svg"),
-        _member("/tmp/escaped.svg"),
-        _member("package/color/svg/1F600.svg", tarfile.SYMTYPE, "/etc/passwd"),
-        _member("package/color/svg/1F600.svg", tarfile.LNKTYPE, "package/package.json"),
+        tar_member("package/color/svg/../../../../escaped.svg"),
+        tar_member("../escaped.svg"),
+        tar_member("/tmp/escaped.svg"),
+        tar_member("package/color/svg/1F600.svg", tarfile.SYMTYPE, "/etc/passwd"),
+        tar_member("package/color/svg/1F600.svg", tarfile.LNKTYPE, "package/package.json"),
     ],
     ids=["dotdot-inside", "dotdot-top", "absolute", "symlink", "hardlink"],
 )
@@ -495,7 +462,7 @@ def test_build_sample_fetches_into_the_cache(
     root = cache / "openmoji" / openmoji.VERSION
     fake = openmoji.fetch(tarball=tarball, expected_sha256=None)
     marker = fake / ".source-sha256"
-    marker.write_text(marker.read_text().replace(sha256(tarball), openmoji.TARBALL_SHA256))
+    marker.write_text(marker.read_text().replace(sha256_of(tarball), openmoji.TARBALL_SHA256))
     monkeypatch.setattr(npm.shutil, "which", lambda _name: None)
 
     out = openmoji.build_sample(tmp_path / "sample", limit=1, size=16, progress=False)

@@ -8,12 +8,9 @@ of drawings, and the pinned downloads are stood in for by seeding the cache.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import tarfile
@@ -22,6 +19,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 from PIL import Image
 
+from helpers import add_file, add_members, fake_npm, openmoji_entry, sha256_of, tar_member
 from xmodal.cli import main
 from xmodal.datasets import emoji_styles, npm, twemoji
 from xmodal.datasets import openmoji as om
@@ -64,29 +62,13 @@ SPECIAL = {
 SUBGROUPS = ("face-smiling", "animal-mammal", "food-fruit", "transport-ground")
 
 
-def _entry(hexcode: str, annotation: str, subgroup: str, **extra: object) -> dict[str, object]:
-    entry: dict[str, object] = {
-        "emoji": "?",
-        "hexcode": hexcode,
-        "group": "test-group",
-        "subgroups": subgroup,
-        "annotation": annotation,
-        "tags": f"{annotation.split()[0]}, thing",
-        "openmoji_tags": "",
-        "skintone": "",
-        "skintone_base_hexcode": "",
-    }
-    entry.update(extra)
-    return entry
-
-
 def _entries() -> list[dict[str, object]]:
     entries = [
-        _entry(h, name, SUBGROUPS[n % len(SUBGROUPS)])
+        openmoji_entry(h, name, SUBGROUPS[n % len(SUBGROUPS)])
         for n, (h, name) in enumerate(SPECIAL.items())
     ]
     entries.append(
-        _entry(
+        openmoji_entry(
             "1F44B-1F3FB",
             "waving hand: light skin tone",
             "face-smiling",
@@ -97,7 +79,7 @@ def _entries() -> list[dict[str, object]]:
     )
     # Fillers, every other one drawn by Twemoji, so that each split has concepts of both kinds.
     for n in range(40):
-        entries.append(_entry(f"1F{0x600 + n:03X}", f"filler emoji {n}", SUBGROUPS[n % 4]))
+        entries.append(openmoji_entry(f"1F{0x600 + n:03X}", f"filler emoji {n}", SUBGROUPS[n % 4]))
         if n % 2 == 0:
             MATCHED[f"1F{0x600 + n:03X}"] = f"1f{0x600 + n:03x}"
     return entries
@@ -106,44 +88,30 @@ def _entries() -> list[dict[str, object]]:
 ENTRIES = _entries()
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    tar.addfile(info, io.BytesIO(data))
-
-
 def make_twemoji(path: Path, extra: list[tarfile.TarInfo] | None = None) -> Path:
     with tarfile.open(path, "w:gz") as tar:
-        _add(tar, "package/package.json", b'{"name": "@twemoji/svg"}')
-        _add(tar, "package/license", b"MIT")
+        add_file(tar, "package/package.json", b'{"name": "@twemoji/svg"}')
+        add_file(tar, "package/license", b"MIT")
         for n, name in enumerate(sorted(MATCHED.values())):
             svg = TW_SVG.format(r=8 + n % 9, fill=f"#{(n * 40503) % 0xFFFFFF:06x}")
-            _add(tar, f"package/{name}.svg", svg.encode())
+            add_file(tar, f"package/{name}.svg", svg.encode())
         # Twemoji drawings OpenMoji's metadata does not have.
-        _add(tar, "package/1f9ff.svg", TW_SVG.format(r=5, fill="#000000").encode())
-        for info in extra or []:
-            if info.isreg():
-                tar.addfile(info, io.BytesIO(b"x" * info.size))
-            else:
-                tar.addfile(info)
+        add_file(tar, "package/1f9ff.svg", TW_SVG.format(r=5, fill="#000000").encode())
+        add_members(tar, extra or [])
     return path
 
 
 def make_openmoji(path: Path) -> Path:
     with tarfile.open(path, "w:gz") as tar:
-        _add(tar, "package/data/openmoji.json", json.dumps(ENTRIES).encode())
+        add_file(tar, "package/data/openmoji.json", json.dumps(ENTRIES).encode())
         for n, entry in enumerate(ENTRIES):
             hexcode = str(entry["hexcode"])
             colour = OM_SVG.format(w=20 + n % 30, fill=f"#{(n * 7919) % 0xFFFFFF:06x}")
-            _add(tar, f"package/color/svg/{hexcode}.svg", colour.encode())
+            add_file(tar, f"package/color/svg/{hexcode}.svg", colour.encode())
             if n % 3:  # the line art misses a third of the drawings
                 black = OM_SVG.format(w=20 + n % 30, fill="#000000")
-                _add(tar, f"package/black/svg/{hexcode}.svg", black.encode())
+                add_file(tar, f"package/black/svg/{hexcode}.svg", black.encode())
     return path
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(autouse=True)
@@ -170,7 +138,7 @@ def _seed_cache(cache: Path, tmp_path: Path) -> None:
     ):
         out = module.fetch(cache, tarball=tarball, expected_sha256=None)
         marker = out / npm.MARKER
-        marker.write_text(marker.read_text().replace(sha256(tarball), module.TARBALL_SHA256))
+        marker.write_text(marker.read_text().replace(sha256_of(tarball), module.TARBALL_SHA256))
 
 
 # --- code points ------------------------------------------------------------------------
@@ -216,20 +184,20 @@ def test_svgs_for_pairs_openmoji_emojis_with_their_twemoji(packages: tuple[Path,
 
 def test_fetch_unpacks_only_the_svgs(cache: Path, tmp_path: Path) -> None:
     tarball = make_twemoji(tmp_path / "tw.tgz")
-    out = twemoji.fetch(tarball=tarball, expected_sha256=sha256(tarball))
+    out = twemoji.fetch(tarball=tarball, expected_sha256=sha256_of(tarball))
 
     assert out == cache / "twemoji" / twemoji.VERSION / "extracted"
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     expected = [f"svg/{name}.svg" for name in [*MATCHED.values(), "1f9ff"]]
     assert files == sorted([npm.MARKER, *expected])
-    assert (out / npm.MARKER).read_text().split() == [sha256(tarball), "svg"]
+    assert (out / npm.MARKER).read_text().split() == [sha256_of(tarball), "svg"]
 
 
 def test_fetch_rejects_a_wrong_checksum(cache: Path, tmp_path: Path) -> None:
     tarball = make_twemoji(tmp_path / "tw.tgz")
     with pytest.raises(XmodalError, match="checksum mismatch") as err:
         twemoji.fetch(tarball=tarball, expected_sha256="0" * 64)
-    assert sha256(tarball) in str(err.value)
+    assert sha256_of(tarball) in str(err.value)
     assert not (cache / "twemoji" / twemoji.VERSION / "extracted").exists()
 
 
@@ -248,17 +216,9 @@ def test_fetch_runs_npm_pack_for_the_scoped_package(
     cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tarball = make_twemoji(tmp_path / "tw.tgz")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    npm_script = bin_dir / "npm"
-    log = tmp_path / "npm-args"
-    npm_script.write_text(
-        f'#!/bin/sh\necho "$@" > "{log}"\ncp "{tarball}" "$PWD/{twemoji.TARBALL_NAME}"\n'
-    )
-    npm_script.chmod(npm_script.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    log = fake_npm(tmp_path, tarball, twemoji.TARBALL_NAME, monkeypatch)
 
-    out = twemoji.fetch(expected_sha256=sha256(tarball))
+    out = twemoji.fetch(expected_sha256=sha256_of(tarball))
 
     assert log.read_text().split() == ["pack", "@twemoji/svg@15.0.0", "--silent"]
     assert (cache / "twemoji" / twemoji.VERSION / twemoji.TARBALL_NAME).is_file()
@@ -268,26 +228,18 @@ def test_fetch_runs_npm_pack_for_the_scoped_package(
 def test_fetch_rejects_a_tarball_without_svgs(tmp_path: Path) -> None:
     empty = tmp_path / "empty.tgz"
     with tarfile.open(empty, "w:gz") as tar:
-        _add(tar, "package/readme.md", b"hello")
+        add_file(tar, "package/readme.md", b"hello")
     with pytest.raises(XmodalError, match="not a Twemoji package"):
         twemoji.fetch(tarball=empty, expected_sha256=None)
-
-
-def _member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.linkname = linkname
-    info.size = 1 if kind == tarfile.REGTYPE else 0
-    return info
 
 
 @pytest.mark.parametrize(
     "bad",
     [
-        _member("package/../../escaped.svg"),
-        _member("/tmp/escaped.svg"),
-        _member("package\\..\\escaped.svg"),
-        _member("package/1f600.svg", tarfile.SYMTYPE, "/etc/passwd"),
+        tar_member("package/../../escaped.svg"),
+        tar_member("/tmp/escaped.svg"),
+        tar_member("package\\..\\escaped.svg"),
+        tar_member("package/1f600.svg", tarfile.SYMTYPE, "/etc/passwd"),
     ],
     ids=["dotdot", "absolute", "backslash", "symlink"],
 )
@@ -303,10 +255,10 @@ def test_shared_unpacking_refuses_unsafe_members(
 
 
 def test_safe_member_path_directly(tmp_path: Path) -> None:
-    assert npm.safe_member_path(_member("package/a.svg"), tmp_path).parts == ("package", "a.svg")
+    assert npm.safe_member_path(tar_member("package/a.svg"), tmp_path).parts == ("package", "a.svg")
     for name in ("../a", "/a", "a/../../b", "a\\b", "a\0b"):
         with pytest.raises(XmodalError, match="unsafe member name"):
-            npm.safe_member_path(_member(name), tmp_path)
+            npm.safe_member_path(tar_member(name), tmp_path)
 
 
 def test_a_changed_selection_unpacks_again(tmp_path: Path) -> None:
@@ -315,7 +267,7 @@ def test_a_changed_selection_unpacks_again(tmp_path: Path) -> None:
         name="@twemoji/svg",
         version="0.0.0",
         tarball_name="x.tgz",
-        sha256=sha256(tarball),
+        sha256=sha256_of(tarball),
         title="Twemoji",
         cache_name="selection-test",
         members=npm.MemberFilter(
@@ -421,7 +373,7 @@ def test_prepare_builds_the_split_in_the_style(
     # What was really unpacked is recorded: here the fake tarball, not the pinned one.
     unpacked_from = (tw_dir if style == "twemoji" else emoji_dir).parents[2]
     tarball = unpacked_from / ("tw.tgz" if style == "twemoji" else "om.tgz")
-    assert params["style_sha256"] == sha256(tarball)
+    assert params["style_sha256"] == sha256_of(tarball)
     assert params["attribution"] == (root / "ATTRIBUTION.txt").read_text(encoding="utf-8")
 
     items = json.loads((root / bom.ITEMS_FILE).read_text(encoding="utf-8"))

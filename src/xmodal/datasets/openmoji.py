@@ -265,6 +265,14 @@ def render_drawings(
     return done
 
 
+def _base_sample(limit: int | None, extracted: Path | None) -> tuple[Path, list[Emoji]]:
+    # One choice for both corpora, so that a limit picks the same emojis in each.
+    if limit is not None and limit < 0:
+        raise XmodalError(f"limit must not be negative, got {limit}")
+    source = extracted if extracted is not None else fetch()
+    return source, _spread(load_emojis(source), limit)
+
+
 def build_sample(
     out_dir: Path,
     *,
@@ -281,10 +289,7 @@ def build_sample(
     group. ``extracted`` uses an already unpacked package instead of calling :func:`fetch`.
     Returns ``out_dir``.
     """
-    if limit is not None and limit < 0:
-        raise XmodalError(f"limit must not be negative, got {limit}")
-    source = extracted if extracted is not None else fetch()
-    emojis = _spread(load_emojis(source), limit)
+    source, emojis = _base_sample(limit, extracted)
     rasterise(emojis, source, out_dir, size, progress=progress)
     notes = out_dir / "notes"
     notes.mkdir(parents=True, exist_ok=True)
@@ -304,10 +309,7 @@ def build_pictures(
     """The base emojis as pictures alone: numbered PNGs (``0001.png`` ...), no sidecars, no
     words in any name, so whatever finds them by text has read the pixels. Returns each
     picture with its emoji, for showing what a result is."""
-    if limit is not None and limit < 0:
-        raise XmodalError(f"limit must not be negative, got {limit}")
-    source = extracted if extracted is not None else fetch()
-    emojis = _spread(load_emojis(source), limit)
+    source, emojis = _base_sample(limit, extracted)
     number = {e.hexcode: n for n, e in enumerate(emojis, start=1)}
     return render_drawings(
         [(e, source / "color" / "svg" / f"{e.hexcode}.svg") for e in emojis],
