@@ -49,7 +49,7 @@ from xmodal.learn.train import TrainConfig, train
 METHODS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("heads-infonce", "heads-infonce", {}),
     ("heads-triplet (semi-hard)", "heads-triplet", {"mining": "semi-hard"}),
-    ("heads-triplet (hard)", "heads-triplet", {"mining": "hard"}),
+    ("heads-triplet (batch-hard)", "heads-triplet", {"mining": "batch-hard"}),
     ("cnn-infonce", "cnn-infonce", {"image_size": 64}),
     ("cnn-triplet", "cnn-triplet", {"image_size": 64}),
     ("cca", "cca", {}),

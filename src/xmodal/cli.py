@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -485,7 +486,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "resume": args.resume,
         "progress": not args.json,
-        "command": " ".join(["xmodal", *sys.argv[1:]]),
+        "command": shlex.join(["xmodal", *sys.argv[1:]]),
     }
     for name in ("epochs", "dim", "batch_size", "lr", "patience", "device"):
         value = getattr(args, name)
@@ -527,7 +528,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # -- demo -------------------------------------------------------------------------------------
 
-DEMO_QUERIES = ("red heart", "a cat", "哭泣的脸", "airplane", '"fruit" - "apple"')
+#: English and Chinese words and a mixed query ("cars that are not red")
+DEMO_QUERIES = ("red heart", "crying face", "一只猫", "汽车", "train", '"car" - "red"')
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -706,7 +708,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--json", action="store_true")
     tr.set_defaults(func=cmd_train)
 
-    de = sub.add_parser("demo", help="index the OpenMoji sample and run example searches")
+    de = sub.add_parser(
+        "demo", help="index OpenMoji's drawings as wordless pictures with emoji-small and search"
+    )
     de.add_argument("--db", help="collection folder (default: in the cache)")
     de.add_argument("--sample", help="folder for the sample files (default: in the cache)")
     de.add_argument("--limit", type=int, help="index only this many emojis")
