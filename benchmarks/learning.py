@@ -57,7 +57,7 @@ METHODS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("svd", "svd", {}),
     ("nmf", "nmf", {}),
     ("pca", "pca", {}),
-    ("lda", "lda", {}),
+    ("lda", "lda", {"dim": 11}),  # at most one axis fewer than the 12 OpenMoji groups
 )
 TASKS = ("t2i", "i2t", "category")
 IMAGE_ONLY = ("pca", "lda")
