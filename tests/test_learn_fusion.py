@@ -154,6 +154,9 @@ def test_extra_styles_need_an_openmoji_source(tmp_path: Path) -> None:
         train(cfg)
     with pytest.raises(UsageError, match="unknown extra style"):
         TrainConfig(train_data="x", out="y", extra_styles=["nope"]).validate()
+    # the plain comma list a command line gives without JSON brackets
+    plain = TrainConfig.from_json({"train_data": "x", "out": "y", "extra_styles": "twemoji"})
+    assert plain.extra_styles == ["twemoji"]
 
 
 def test_late_fusion_fits_the_weight_that_helps_on_validation() -> None:

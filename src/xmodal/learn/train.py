@@ -169,7 +169,11 @@ class TrainConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise UsageError(f"unknown training option(s): {', '.join(unknown)}")
-        return cls(**dict(data))
+        fields = dict(data)
+        if isinstance(fields.get("extra_styles"), str):
+            # `--set extra_styles=twemoji,openmoji-black` without JSON brackets
+            fields["extra_styles"] = [s for s in fields["extra_styles"].split(",") if s]
+        return cls(**fields)
 
     def validate(self) -> None:
         if self.method not in METHODS:
