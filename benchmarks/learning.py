@@ -155,6 +155,7 @@ def _embedding_runs(
 
 def late_pixel_fusion(
     args: argparse.Namespace,
+    layouts: Mapping[str, BenchmarkLayout],
     work: Path,
     pixel_runs: Mapping[str, tuple[str, dict[str, Run]]],
     a: str,
@@ -168,29 +169,21 @@ def late_pixel_fusion(
     val_runs = {
         n: evaluate_model(pixel_runs[n][0], val, work, ("t2i",))[1]["val"]["t2i"] for n in (a, b)
     }
-    task = next(t for t in val["val"].tasks if t.name == "t2i")
-    qrels_val = read_qrels(task.qrels)
+    qrels_val = read_qrels(_t2i_qrels(val["val"]))
     out: list[Row] = []
     for method in ("weighted", "rrf"):
         w, _ = fit_weights(val_runs, qrels_val, method)  # type: ignore[arg-type]
         row = Row(f"late {method} fusion: {a} + {b} (w={w[a]:.2f})", f"late-{method}")
         for label, run_a in pixel_runs[a][1].items():
-            layout = load_layout(args.data / "test") if label == "test" else None
             run = fuse_runs({a: run_a, b: pixel_runs[b][1][label]}, w, method)  # type: ignore[arg-type]
             row.runs[label] = run
-            qrels = read_qrels(_t2i_qrels(args, label, layout))
+            qrels = read_qrels(_t2i_qrels(layouts[label]))
             row.scores[label] = {"t2i": {m: _ci(evaluate(qrels, run), m) for m in REPORTED}}
         out.append(row)
     return out
 
 
-def _t2i_qrels(args: argparse.Namespace, label: str, layout: BenchmarkLayout | None) -> Path:
-    if layout is None:
-        layout = next(
-            load_layout(s)
-            for s in args.styles
-            if json.loads((s / "benchmark.json").read_text())["params"]["style"] == label
-        )
+def _t2i_qrels(layout: BenchmarkLayout) -> Path:
     return next(t for t in layout.tasks if t.name == "t2i").qrels
 
 
@@ -210,48 +203,60 @@ def fusion_study(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         k: _train(f"fusion-{k}", f"fusion-{k}", {}, args, out / "models" / f"fusion-{k}")
         for k in ("concat", "sum", "attention")
     }
+    models = {k: load_model(path) for k, (path, _) in early.items()}
+
+    @dataclass
+    class Split:
+        x: np.ndarray
+        q: np.ndarray  # query features, one row per concept
+        tags: np.ndarray  # attached-text features of every item that has tags
+        has_tags: np.ndarray
+        qids: list[str]
+        docs: list[str]
+        qrels: Qrels
+        pixels: Run
+
+    prep: dict[str, Split] = {}
+    for split, data in splits.items():
+        tags = attached_texts(data)
+        x = image_features(data, ie, cache)
+        concepts = data.concept_ids()
+        first = {int(c): n for n, c in reversed(list(enumerate(concepts.tolist())))}
+        qrows = sorted(first.values())
+        qids = [f"q{r}" for r in qrows]
+        docs = [f"d{n}" for n in range(len(data))]
+        qrels: Qrels = {
+            f"q{r}": {f"d{j}": 1 for j in np.flatnonzero(concepts == concepts[r])} for r in qrows
+        }
+        q = text_features(data, te, cache, "query")[qrows]
+        pixels = _embedding_runs(
+            pixel_model.embed_image_features(x), pixel_model.embed_text_features(q), qids, docs
+        )
+        prep[split] = Split(
+            x, q, te.encode_texts([t or " " for t in tags], role="passage"),
+            np.array([bool(t) for t in tags]), qids, docs, qrels, pixels,
+        )  # fmt: skip
+
     rng = np.random.default_rng(0)
     result: dict[str, Any] = {"train_s": {k: round(v[1], 1) for k, v in early.items()}}
     for share in (1.0, 0.5, 0.0):
         rows: dict[str, dict[str, list[float]]] = {}
-        prepared: dict[str, tuple[Run, Run, Qrels, dict[str, np.ndarray]]] = {}
-        for split, data in splits.items():
-            tags = attached_texts(data)
-            keep = rng.random(len(data)) < share
-            tags = [t if k else "" for t, k in zip(tags, keep, strict=True)]
-            x = image_features(data, ie, cache)
-            q_txt = text_features(data, te, cache, "query")
-            has = np.array([bool(t) for t in tags])
-            a = te.encode_texts([t or " " for t in tags], role="passage") * has[:, None]
-            concepts = data.concept_ids()
-            first = {int(c): n for n, c in reversed(list(enumerate(concepts.tolist())))}
-            qrows = sorted(first.values())
-            qids = [f"q{r}" for r in qrows]
-            docs = [f"d{n}" for n in range(len(data))]
-            qrels: Qrels = {
-                f"q{r}": {f"d{j}": 1 for j in np.flatnonzero(concepts == concepts[r])}
-                for r in qrows
-            }
-            pix = _embedding_runs(
-                pixel_model.embed_image_features(x),
-                pixel_model.embed_text_features(q_txt[qrows]),
-                qids,
-                docs,
-            )
+        prepared: dict[str, tuple[Run, Run, Qrels, dict[str, Run]]] = {}
+        for split, sp in prep.items():
+            has = sp.has_tags & (rng.random(len(sp.x)) < share)
+            a = sp.tags * has[:, None]
             # items without attached text cannot be found by text: they drop out of that run
-            text_run = _embedding_runs(
-                a, te.encode_texts([data.texts[r] for r in qrows], role="query"), qids, docs
-            )
             text_run = {
-                q: {d: s for d, s in r.items() if has[int(d[1:])]} for q, r in text_run.items()
+                qid: {d: v for d, v in r.items() if has[int(d[1:])]}
+                for qid, r in _embedding_runs(a, sp.q, sp.qids, sp.docs).items()
             }
-            fused_early = {}
-            for k, (path, _) in early.items():
-                m = load_model(path)
-                fused_early[k] = _embedding_runs(
-                    m.embed_fused_features(x, a), m.embed_text_features(q_txt[qrows]), qids, docs
+            fused_early = {
+                k: _embedding_runs(
+                    m.embed_fused_features(sp.x, a), m.embed_text_features(sp.q), sp.qids, sp.docs
                 )
-            prepared[split] = (pix, text_run, qrels, fused_early)  # type: ignore[assignment]
+                for k, m in models.items()
+            }
+            prepared[split] = (sp.pixels, text_run, sp.qrels, fused_early)
         pix_t, text_t, qrels_t, early_t = prepared["test"]
         pix_v, text_v, qrels_v, _ = prepared["val"]
 
@@ -438,7 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pixel_runs[name] = (name, {k: v["t2i"] for k, v in runs.items()})
         rows.append(row)
         if "heads-infonce" in pixel_runs:
-            for fused in late_pixel_fusion(args, work, pixel_runs, name, "heads-infonce"):
+            for fused in late_pixel_fusion(args, layouts, work, pixel_runs, name, "heads-infonce"):
                 rows.append(fused)
                 t2i_runs[fused.name] = fused.runs["test"]
 
