@@ -1,0 +1,7 @@
+"""``python -m xmodal.cli``: the ``xmodal`` command."""
+
+import sys
+
+from xmodal.cli.app import main
+
+sys.exit(main())
