@@ -32,10 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _quiet_libraries() -> None:
-    # model loaders print their own bars and hub warnings; the CLI shows one bar of its own
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+def _quiet_libraries(online: bool) -> None:
+    # Model loaders print their own bars and hub warnings, and some reach for the network on
+    # every load; the CLI shows one bar of its own and works from the cache. A command that
+    # downloads (``models pull``) must not be told it is offline by the CLI itself, so only
+    # the user's own setting can stop it.
+    if not online:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
@@ -54,9 +58,13 @@ def _print_traceback(error: BaseException) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:
+        parser.print_help()
+        return 0
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("XMODAL_DEBUG", "") not in ("", "0")
-    _quiet_libraries()
+    _quiet_libraries(online=getattr(args, "online", False))
     try:
         return int(args.func(args))
     except XmodalError as e:

@@ -14,6 +14,7 @@ def add_parser(sub: Subparsers) -> None:
     end_command(ml, cmd_models_list)
     mp = msub.add_parser("pull", help="download a model's weights into the cache (checksummed)")
     mp.add_argument("name", help="e.g. clip:ViT-B-32@laion2b_s34b_b79k")
+    mp.set_defaults(online=True)
     end_command(mp, cmd_models_pull)
     mf = msub.add_parser("fit", help="fit a classic variant (bovw or pca) on a folder of images")
     mf.add_argument("kind", choices=("bovw", "pca"))
