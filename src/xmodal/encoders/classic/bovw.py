@@ -10,11 +10,9 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
-from xmodal.encoders.base import EncoderSpec
-from xmodal.encoders.classic.descriptor import PerImageEncoder
+from xmodal.encoders.classic.encoder import FittedEncoder
 from xmodal.encoders.classic.modelfile import FittedModel, ModelKind, check_int, require
 from xmodal.errors import XmodalError
-from xmodal.records import Modality
 
 #: images are scaled to this long side before keypoint detection, so that one object seen in
 #: a thumbnail and in a large photo yields keypoints at comparable scales
@@ -167,7 +165,7 @@ def fit_bovw_descriptors(per_image: Iterable[np.ndarray], k: int, seed: int) -> 
     return BovwModel(centroids, idf.astype(np.float32))
 
 
-class BovwEncoder(PerImageEncoder):
+class BovwEncoder(FittedEncoder):
     """``classic:bovw@PATH``: tf-idf weighted visual-word histogram, square-rooted and
     L2-normalised. An image without keypoints (flat colour, tiny) embeds as the zero vector."""
 
@@ -175,25 +173,14 @@ class BovwEncoder(PerImageEncoder):
 
     def __init__(self, model: BovwModel, path: str) -> None:
         self.model = model
-        super().__init__(
-            EncoderSpec(
-                name=f"classic:bovw@{path}",
-                weights=model.fingerprint,
-                dim=model.k,
-                modalities=frozenset({Modality.IMAGE}),
-                preprocessing={
-                    "orb": {
-                        "nfeatures": model.nfeatures,
-                        "side": model.side,
-                        "bits": _ORB_BYTES * 8,
-                    },
-                    "resample": "bilinear",
-                    "words": model.k,
-                    "weighting": "tf-idf",
-                    "power": 0.5,
-                },
-            )
-        )
+        preprocessing = {
+            "orb": {"nfeatures": model.nfeatures, "side": model.side, "bits": _ORB_BYTES * 8},
+            "resample": "bilinear",
+            "words": model.k,
+            "weighting": "tf-idf",
+            "power": 0.5,
+        }
+        super().__init__(model, path, model.k, preprocessing)
 
     def vector(self, img: Image.Image) -> np.ndarray:
         return self.model.histogram(img)

@@ -9,8 +9,6 @@ weighted, so that no part drowns the others:
 
 from __future__ import annotations
 
-from abc import abstractmethod
-from collections.abc import Sequence
 from typing import Any
 
 import imagehash
@@ -19,7 +17,8 @@ from PIL import Image
 from skimage.color import rgb2lab
 from skimage.feature import hog
 
-from xmodal.encoders.base import Encoder, EncoderSpec, l2_normalize
+from xmodal.encoders.base import EncoderSpec
+from xmodal.encoders.classic.encoder import PerImageEncoder
 from xmodal.records import Modality
 
 _L_BINS, _A_BINS, _B_BINS = 4, 6, 6
@@ -88,27 +87,6 @@ def describe(img: Image.Image) -> np.ndarray:
         norm = np.linalg.norm(part)
         parts.append(_WEIGHTS[name] * (part / norm if norm > 0 else part))
     return np.concatenate(parts).astype(np.float32)
-
-
-class PerImageEncoder(Encoder):
-    """An image encoder that computes each image's vector on its own (so that a vector never
-    depends on how images were batched) and L2-normalises it."""
-
-    def __init__(self, spec: EncoderSpec) -> None:
-        self._spec = spec
-
-    @property
-    def spec(self) -> EncoderSpec:
-        return self._spec
-
-    @abstractmethod
-    def vector(self, img: Image.Image) -> np.ndarray:
-        """One image's vector, not yet normalised."""
-
-    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        if not images:
-            return np.zeros((0, self._spec.dim), dtype=np.float32)
-        return l2_normalize(np.stack([self.vector(im) for im in images]))
 
 
 class ClassicEncoder(PerImageEncoder):

@@ -9,11 +9,11 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
-from xmodal.encoders.base import EncoderSpec, l2_normalize
-from xmodal.encoders.classic.descriptor import DIM, PREPROCESSING, PerImageEncoder, describe
+from xmodal.encoders.base import l2_normalize
+from xmodal.encoders.classic.descriptor import DIM, PREPROCESSING, describe
+from xmodal.encoders.classic.encoder import FittedEncoder
 from xmodal.encoders.classic.modelfile import FittedModel, ModelKind, check_int, require
 from xmodal.errors import XmodalError
-from xmodal.records import Modality
 
 
 class PcaModel(FittedModel):
@@ -81,22 +81,15 @@ def fit_pca_descriptors(descriptors: Sequence[np.ndarray], dim: int) -> PcaModel
     return PcaModel(mean, comps)
 
 
-class PcaEncoder(PerImageEncoder):
+class PcaEncoder(FittedEncoder):
     """``classic:pca@PATH``: the classic descriptor, centred and projected, L2-normalised."""
 
     batch_size = 64
 
     def __init__(self, model: PcaModel, path: str) -> None:
         self.model = model
-        super().__init__(
-            EncoderSpec(
-                name=f"classic:pca@{path}",
-                weights=model.fingerprint,
-                dim=model.dim,
-                modalities=frozenset({Modality.IMAGE}),
-                preprocessing={"base": PREPROCESSING, "pca": {"dim": model.dim, "whiten": False}},
-            )
-        )
+        preprocessing = {"base": PREPROCESSING, "pca": {"dim": model.dim, "whiten": False}}
+        super().__init__(model, path, model.dim, preprocessing)
 
     def vector(self, img: Image.Image) -> np.ndarray:
         return self.model.project(describe(img))
