@@ -18,6 +18,7 @@ from xmodal.datasets import npm
 from xmodal.datasets import openmoji as om
 from xmodal.datasets import twemoji as tw
 from xmodal.errors import XmodalError
+from xmodal.progress import ProgressFactory
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def render_style(
     openmoji_extracted: Path | None = None,
     style_extracted: Path | None = None,
     sidecars: bool = False,
-    progress: bool = True,
+    progress: ProgressFactory | None = None,
 ) -> list[om.Drawing]:
     """Render the drawings style ``name`` has of ``emojis``; the others are left out.
 
@@ -89,7 +90,7 @@ def drawings_for(
     openmoji_extracted: Path | None = None,
     style_extracted: Path | None = None,
     sidecars: bool = False,
-    progress: bool = True,
+    progress: ProgressFactory | None = None,
 ) -> list[om.Drawing]:
     """Style ``name``'s drawings of the OpenMoji emojis ``hexcodes`` (skin tones included).
 

@@ -9,7 +9,6 @@ at once and a change of selection unpacks again.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from xmodal.errors import XmodalError
+from xmodal.hashing import sha256_file
+from xmodal.paths import cache_dir
 
 MARKER = ".source-sha256"
 _NPM_TIMEOUT_S = 300
@@ -53,12 +54,6 @@ class PinnedPackage:
     @property
     def spec(self) -> str:
         return f"{self.name}@{self.version}"
-
-
-def cache_dir() -> Path:
-    """The root of xmodal's download cache: ``$XMODAL_CACHE``, else ``~/.cache/xmodal``."""
-    env = os.environ.get("XMODAL_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "xmodal"
 
 
 def fetch(
@@ -142,14 +137,6 @@ def npm_pack(package: PinnedPackage, root: Path) -> Path:
         target = root / package.tarball_name
         os.replace(produced, target)
     return target
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_marker(extracted: Path) -> str | None:

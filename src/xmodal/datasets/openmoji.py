@@ -20,12 +20,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import resvg_py
-from tqdm import tqdm
 
 from xmodal.atomic import atomic_write_bytes
 from xmodal.datasets import npm
-from xmodal.datasets.npm import cache_dir as cache_dir
 from xmodal.errors import XmodalError
+from xmodal.paths import cache_dir as cache_dir
+from xmodal.progress import ProgressFactory
 
 VERSION = "17.0.0"
 PACKAGE_SPEC = f"openmoji@{VERSION}"
@@ -160,7 +160,7 @@ def rasterise(
     size: int = 96,
     *,
     sidecars: bool = True,
-    progress: bool = True,
+    progress: ProgressFactory | None = None,
 ) -> list[Path]:
     """Render emojis to ``size``-pixel RGBA PNGs on a transparent background.
 
@@ -188,7 +188,7 @@ def render_black_for(
     *,
     extracted: Path | None = None,
     sidecars: bool = False,
-    progress: bool = True,
+    progress: ProgressFactory | None = None,
 ) -> list[Drawing]:
     """Render the line-art ("black") OpenMoji drawings of ``emojis`` into ``out_dir``.
 
@@ -216,7 +216,7 @@ def render_drawings(
     *,
     attribution: str,
     sidecars: bool = False,
-    progress: bool = True,
+    progress: ProgressFactory | None = None,
     label: str = "OpenMoji",
     path_of: Callable[[Emoji, Path], Path] = image_path,
 ) -> list[Drawing]:
@@ -225,7 +225,7 @@ def render_drawings(
 
     This is :func:`rasterise` for SVGs that are not OpenMoji's colour drawings; the caption,
     tags and file names still come from the OpenMoji emoji. ``attribution`` is written to
-    ``out_dir/ATTRIBUTION.txt``.
+    ``out_dir/ATTRIBUTION.txt``. ``progress`` is told of each drawing done or skipped.
     """
     if not 1 <= size <= _MAX_SIZE:
         raise XmodalError(f"size must be between 1 and {_MAX_SIZE} pixels, got {size}")
@@ -234,35 +234,57 @@ def render_drawings(
 
     items = list(svgs)
     done: list[Drawing] = []
-    for emoji, svg in tqdm(items, desc=label, unit="emoji", disable=not progress):
-        if not _HEXCODE.fullmatch(emoji.hexcode):
-            warnings.warn(
-                f"skipping {label} entry with bad hexcode {emoji.hexcode!r}", stacklevel=3
-            )
-            continue
-        png = path_of(emoji, out_dir)
-        if _png_size(png) != (size, size):
-            try:
-                data = _render(svg, size)
-            except XmodalError as exc:
-                warnings.warn(
-                    f"skipping {label} {emoji.hexcode} ({emoji.annotation}): {exc}", stacklevel=3
-                )
-                continue
-            png.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(png, data)
-        if sidecars:
-            sidecar = png.with_suffix(".json")
-            if not sidecar.exists():
-                meta = {
-                    "caption": emoji.annotation,
-                    "tags": list(emoji.tags),
-                    "group": emoji.group,
-                    "subgroup": emoji.subgroup,
-                }
-                _write_text(sidecar, json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
-        done.append(Drawing(png, emoji))
+    bar = progress(len(items)) if progress else None
+    try:
+        for emoji, svg in items:
+            drawing = _render_one(emoji, svg, out_dir, size, sidecars, label, path_of)
+            if drawing is not None:
+                done.append(drawing)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
     return done
+
+
+def _render_one(
+    emoji: Emoji,
+    svg: Path,
+    out_dir: Path,
+    size: int,
+    sidecars: bool,
+    label: str,
+    path_of: Callable[[Emoji, Path], Path],
+) -> Drawing | None:
+    """Render one drawing (and its sidecar) unless it is there already; ``None`` when it
+    is skipped with a warning."""
+    if not _HEXCODE.fullmatch(emoji.hexcode):
+        # stacklevel 4: past this helper, render_drawings and the public function calling it
+        warnings.warn(f"skipping {label} entry with bad hexcode {emoji.hexcode!r}", stacklevel=4)
+        return None
+    png = path_of(emoji, out_dir)
+    if _png_size(png) != (size, size):
+        try:
+            data = _render(svg, size)
+        except XmodalError as exc:
+            warnings.warn(
+                f"skipping {label} {emoji.hexcode} ({emoji.annotation}): {exc}", stacklevel=4
+            )
+            return None
+        png.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(png, data)
+    if sidecars:
+        sidecar = png.with_suffix(".json")
+        if not sidecar.exists():
+            meta = {
+                "caption": emoji.annotation,
+                "tags": list(emoji.tags),
+                "group": emoji.group,
+                "subgroup": emoji.subgroup,
+            }
+            _write_text(sidecar, json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
+    return Drawing(png, emoji)
 
 
 def _base_sample(limit: int | None, extracted: Path | None) -> tuple[Path, list[Emoji]]:
@@ -278,7 +300,7 @@ def build_sample(
     *,
     limit: int | None = None,
     size: int = 96,
-    progress: bool = True,
+    progress: ProgressFactory | None = None,
     extracted: Path | None = None,
 ) -> Path:
     """Build a mixed image + text corpus from the base emojis (no skin-tone variants).
@@ -303,7 +325,7 @@ def build_pictures(
     *,
     limit: int | None = None,
     size: int = 96,
-    progress: bool = True,
+    progress: ProgressFactory | None = None,
     extracted: Path | None = None,
 ) -> list[Drawing]:
     """The base emojis as pictures alone: numbered PNGs (``0001.png`` ...), no sidecars, no

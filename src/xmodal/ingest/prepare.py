@@ -12,6 +12,7 @@ from typing import Any
 from PIL import Image
 
 from xmodal.errors import DecodeError
+from xmodal.media.files import read_capped
 from xmodal.media.image import decode_image, filename_words
 from xmodal.media.limits import DecodeLimits
 from xmodal.media.text import decode_text, passages, sidecar_text
@@ -50,14 +51,7 @@ class _Read:
 
 
 def _read(ref: FileRef, limits: DecodeLimits) -> _Read:
-    if ref.size > limits.max_file_bytes:
-        raise DecodeError(f"file larger than {limits.max_file_bytes} bytes")
-    try:
-        with open(ref.path, "rb") as f:
-            data = f.read(limits.max_file_bytes + 1)
-    except OSError as e:
-        raise DecodeError(f"cannot read: {e.strerror or e}") from None
-    out = _Read(data)
+    out = _Read(read_capped(ref.path, limits, ref.size))
     for side in ref.sidecars:
         try:
             with open(side, "rb") as f:
