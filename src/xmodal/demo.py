@@ -106,7 +106,11 @@ def run_demo(
     db_dir = Path(db) if db else base / "demo-pictures-db"
     print(f"pictures: OpenMoji drawings (CC BY-SA 4.0, openmoji.org) in {sample_dir}")
     print("  numbered files, no captions, tags or sidecars: text can only find them by pixels")
-    drawings = build_pictures(sample_dir, limit=limit, progress=progress)
+    drawings = build_pictures(
+        sample_dir,
+        limit=limit,
+        progress=progress_bar("OpenMoji", unit="emoji") if progress else None,
+    )
     # what each picture is, kept outside the collection, only to print beside the results
     known = {d.path.resolve(): (d.emoji.hexcode, d.emoji.annotation) for d in drawings}
     unseen = _unseen_hexcodes()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn, TypeAlias
 
 from xmodal.errors import UsageError
+from xmodal.jsonsafe import finite_or_none
 
 EXIT_USAGE = 2
 
@@ -47,7 +48,7 @@ def print_json(obj: Any) -> None:
 
 def finite(values: dict[str, float]) -> dict[str, float | None]:
     # JSON has no infinity: a median rank of "never found" is written as null
-    return {k: (v if math.isfinite(v) else None) for k, v in values.items()}
+    return {k: finite_or_none(v) for k, v in values.items()}
 
 
 def check_wait(value: float) -> None:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from xmodal.cli.common import Subparsers, add_group, end_command, fail, print_json
+from xmodal.progress import progress_bar
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -90,7 +91,7 @@ def cmd_models_fit(args: argparse.Namespace) -> int:
         sample=args.sample,
         k_or_dim=size,
         seed=args.seed,
-        progress=not args.json,
+        progress=None if args.json else progress_bar(f"fitting {args.kind}", unit="image"),
     )
     name = f"classic:{args.kind}@{out}"
     if args.json:
