@@ -1,0 +1,25 @@
+"""Building the right kind of space for each of a collection's space records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from xmodal.encoders.registry import get_encoder
+from xmodal.spaces.base import SearchContext, Space, checked_encoder
+from xmodal.spaces.keyword import KeywordSpace
+from xmodal.spaces.vector import VectorSpace
+from xmodal.store.sqlite import SpaceRecord
+
+
+def bind_space(record: SpaceRecord, context: SearchContext) -> Space:
+    """The space ``record`` with its encoder loaded and checked against the recorded
+    fingerprint."""
+    enc = checked_encoder(record, get_encoder(record.name))
+    kind = KeywordSpace if enc.lexical else VectorSpace
+    return kind(record, enc, context)
+
+
+def bind_spaces(records: Iterable[SpaceRecord], context: SearchContext) -> list[Space]:
+    """Every space of ``records``, in the order their rankings enter fusion."""
+    bound = [bind_space(r, context) for r in sorted(records, key=lambda r: r.name)]
+    return sorted(bound, key=lambda s: (s.fusion_order, s.name))
