@@ -9,14 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from xmodal.catalogue import AUTO, resolve_auto
 from xmodal.closing import Closing
-from xmodal.encoders.registry import (
-    AUTO,
-    get_encoder,
-    get_extractor,
-    is_extractor,
-    resolve_auto,
-)
+from xmodal.encoders.base import Encoder, TextExtractor
+from xmodal.encoders.registry import get_encoder, get_extractor, is_extractor
 from xmodal.errors import UnembeddableQueryError, UsageError
 from xmodal.index.base import DEFAULT_INDEX
 from xmodal.index.cache import IndexCache
@@ -127,8 +123,7 @@ class Collection(Closing):
                 m = get_extractor(m).name if is_extractor(m) else get_encoder(m).spec.name
                 if m not in names:
                     names.append(m)
-            encoders = [get_encoder(n) for n in names if not is_extractor(n)]
-            extractors = [get_extractor(n) for n in names if is_extractor(n)]
+            encoders, extractors = _load_parts(names)
             for enc in encoders:
                 self.store.ensure_space(enc.spec)
             self.store.set_meta(_ENCODERS_KEY, json.dumps(names))
@@ -171,12 +166,7 @@ class Collection(Closing):
         ref = found.files[0] if found.files else FileRef(path, Modality.IMAGE, 0, 0)
         # decoded exactly as indexing decoded the collection's images, so a picture that is in
         # the collection finds itself with the same vector
-        names = self.encoder_names()
-        limits = decode_limits(
-            DEFAULT_LIMITS,
-            [get_encoder(n) for n in names if not is_extractor(n)],
-            [get_extractor(n) for n in names if is_extractor(n)],
-        )
+        limits = decode_limits(DEFAULT_LIMITS, *_load_parts(self.encoder_names()))
         result = prepare(ref, limits, None, None, {})
         if not isinstance(result, Prepared) or result.image is None:
             reason = getattr(result, "reason", "cannot decode")
@@ -285,6 +275,13 @@ class Collection(Closing):
             hit = best[(top_space, f.key)]
             hits.append(_search_hit(resolved[hit.segment_id], hit, f.score, f.per_space))
         return hits
+
+
+def _load_parts(names: Sequence[str]) -> tuple[list[Encoder], list[TextExtractor]]:
+    """The encoders (one per space) and the text extractors among ``names``."""
+    encoders = [get_encoder(n) for n in names if not is_extractor(n)]
+    extractors = [get_extractor(n) for n in names if is_extractor(n)]
+    return encoders, extractors
 
 
 def _search_hit(

@@ -17,6 +17,7 @@ from typing import TypeVar
 import numpy as np
 
 from xmodal.encoders.base import Encoder, TextExtractor
+from xmodal.encoders.registry import SpaceKind, info
 from xmodal.errors import UsageError
 from xmodal.ingest.prepare import Failed, Prepared, SameContent, prepare
 from xmodal.media.limits import DEFAULT_LIMITS, DecodeLimits
@@ -120,10 +121,12 @@ def _analyze(enc: Encoder, batch: Sequence[Prepared], out: _BatchOutput) -> None
 
 
 SpaceWriter = Callable[[Encoder, Sequence[Prepared], _BatchOutput], None]
+#: how each kind of space a family declares in its registration takes a batch
+_WRITERS: dict[SpaceKind, SpaceWriter] = {"vector": _embed, "keyword": _analyze}
 
 
 def _writer_for(enc: Encoder) -> SpaceWriter:
-    return _analyze if enc.lexical else _embed
+    return _WRITERS[info(enc.name).space]
 
 
 def encode_batch(

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from xmodal.encoders.registry import get_encoder
+from xmodal.encoders.registry import SpaceKind, get_encoder, info
 from xmodal.spaces.base import SearchContext, Space, checked_encoder
 from xmodal.spaces.keyword import KeywordSpace
 from xmodal.spaces.vector import VectorSpace
 from xmodal.store.sqlite import SpaceRecord
+
+#: the class that searches each kind of space a family declares in its registration
+SPACE_KINDS: dict[SpaceKind, type[Space]] = {"vector": VectorSpace, "keyword": KeywordSpace}
 
 
 def bind_space(record: SpaceRecord, context: SearchContext) -> Space:
     """The space ``record`` with its encoder loaded and checked against the recorded
     fingerprint."""
     enc = checked_encoder(record, get_encoder(record.name))
-    kind = KeywordSpace if enc.lexical else VectorSpace
-    return kind(record, enc, context)
+    return SPACE_KINDS[info(record.name).space](record, enc, context)
 
 
 def bind_spaces(records: Iterable[SpaceRecord], context: SearchContext) -> list[Space]:
