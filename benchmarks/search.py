@@ -283,7 +283,7 @@ def bench_collection(n: int, args: argparse.Namespace) -> dict[str, Any]:
 
         q = Query((Term("image", str(qimg), 1.0),))
         qv = col.query_vectors(q, [space])[space]
-        idx = col._index_for(space, d)
+        idx = col.indexes.get(space, d)
         depth = max(4 * k, 50)
         allowed = col.store.allowed_segments(glob_10pct)
         raw = faiss.IndexFlatIP(d)

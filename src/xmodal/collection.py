@@ -6,20 +6,16 @@ import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 
-from xmodal.encoders.base import Encoder, l2_normalize
-from xmodal.encoders.registry import (
-    AUTO,
-    get_encoder,
-    get_extractor,
-    is_extractor,
-    resolve_auto,
-)
-from xmodal.errors import EncoderMismatchError, UnembeddableQueryError, UsageError
-from xmodal.index.base import DEFAULT_INDEX, VectorIndex, create_index
+from xmodal.catalogue import AUTO, resolve_auto
+from xmodal.closing import Closing
+from xmodal.encoders.base import Encoder, TextExtractor
+from xmodal.encoders.registry import get_encoder, get_extractor, is_extractor
+from xmodal.errors import UnembeddableQueryError, UsageError
+from xmodal.index.base import DEFAULT_INDEX
+from xmodal.index.cache import IndexCache
 from xmodal.ingest.pipeline import IndexOptions, decode_limits, run_index
 from xmodal.ingest.prepare import Prepared, prepare
 from xmodal.media.limits import DEFAULT_LIMITS
@@ -29,14 +25,22 @@ from xmodal.query.filters import Filters
 from xmodal.query.fusion import FusionMethod, fuse
 from xmodal.query.parse import Query, Term, parse_query
 from xmodal.records import IndexReport, Item, Modality, SearchHit
+from xmodal.spaces import (
+    FilterScope,
+    QueryInputs,
+    SearchContext,
+    SpaceHit,
+    VectorSpace,
+    bind_space,
+    bind_spaces,
+)
 from xmodal.store.lock import WriteLock
-from xmodal.store.snapshot import load_space
-from xmodal.store.sqlite import Store
+from xmodal.store.sqlite import SegmentRef, Store
 
 _ENCODERS_KEY = "encoders"
 
 
-class Collection:
+class Collection(Closing):
     """A durable, searchable collection of media in one folder.
 
     >>> with Collection.open("~/.xmodal/mine") as col:
@@ -46,8 +50,8 @@ class Collection:
 
     def __init__(self, store: Store, index_kind: str = DEFAULT_INDEX) -> None:
         self.store = store
-        self.index_kind = index_kind
-        self._indexes: dict[str, tuple[int, VectorIndex]] = {}
+        #: each space's vector index, kept while the store is unchanged
+        self.indexes = IndexCache(store, index_kind)
         #: one-line messages for the user (which encoders ``auto`` chose, and why)
         self.notes: list[str] = []
 
@@ -59,17 +63,6 @@ class Collection:
 
     def close(self) -> None:
         self.store.close()
-
-    def __enter__(self) -> Collection:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def root(self) -> Path:
@@ -130,15 +123,14 @@ class Collection:
                 m = get_extractor(m).name if is_extractor(m) else get_encoder(m).spec.name
                 if m not in names:
                     names.append(m)
-            encoders = [get_encoder(n) for n in names if not is_extractor(n)]
-            extractors = [get_extractor(n) for n in names if is_extractor(n)]
+            encoders, extractors = _load_parts(names)
             for enc in encoders:
                 self.store.ensure_space(enc.spec)
             self.store.set_meta(_ENCODERS_KEY, json.dumps(names))
             report = run_index(
                 self.store, roots, encoders, options or IndexOptions(), progress, extractors
             )
-        self._indexes.clear()
+        self.indexes.clear()
         return report
 
     def remove(self, paths_or_ids: Sequence[str], wait: float = 0.0) -> int:
@@ -157,32 +149,10 @@ class Collection:
                     i for path, i in ids_by_path.items() if path == ap or path.startswith(prefix)
                 )
             n = self.store.delete_items(sorted(doomed))
-        self._indexes.clear()
+        self.indexes.clear()
         return n
 
     # -- searching -------------------------------------------------------------------------
-
-    def _index_for(self, space: str, dim: int) -> VectorIndex:
-        gen = self.store.generation()
-        cached = self._indexes.get(space)
-        if cached is not None and cached[0] == gen:
-            return cached[1]
-        ids, vecs = load_space(self.store, space, dim)
-        idx = create_index(self.index_kind)
-        idx.build(ids, vecs)
-        self._indexes[space] = (gen, idx)
-        return idx
-
-    def _encoder_for(self, space: str) -> Encoder:
-        rec = self.store.spaces()[space]
-        enc = get_encoder(space)
-        if enc.spec.fingerprint() != rec.fingerprint:
-            raise EncoderMismatchError(
-                f"space {space!r} was built with {rec.spec.weights} (dim {rec.dim}) but the "
-                f"installed encoder is {enc.spec.weights} (dim {enc.spec.dim}); re-index the "
-                "collection with this encoder into a new collection"
-            )
-        return enc
 
     def _image_term_inputs(self, term: Term) -> Prepared:
         path = os.path.abspath(os.path.expanduser(term.value))
@@ -196,21 +166,19 @@ class Collection:
         ref = found.files[0] if found.files else FileRef(path, Modality.IMAGE, 0, 0)
         # decoded exactly as indexing decoded the collection's images, so a picture that is in
         # the collection finds itself with the same vector
-        names = self.encoder_names()
-        limits = decode_limits(
-            DEFAULT_LIMITS,
-            [get_encoder(n) for n in names if not is_extractor(n)],
-            [get_extractor(n) for n in names if is_extractor(n)],
-        )
+        limits = decode_limits(DEFAULT_LIMITS, *_load_parts(self.encoder_names()))
         result = prepare(ref, limits, None, None, {})
         if not isinstance(result, Prepared) or result.image is None:
             reason = getattr(result, "reason", "cannot decode")
             raise UsageError(f"query image {term.value}: {reason}")
         return result
 
-    def _query_images(self, query: Query) -> dict[str, Prepared]:
+    def _query_inputs(self, query: Query) -> QueryInputs:
         """Each image term decoded once per search, however many spaces read it."""
-        return {t.value: self._image_term_inputs(t) for t in query.images()}
+        return QueryInputs(query, {t.value: self._image_term_inputs(t) for t in query.images()})
+
+    def _context(self) -> SearchContext:
+        return SearchContext(self.store, self.indexes)
 
     def query_vectors(
         self,
@@ -218,54 +186,25 @@ class Collection:
         spaces: Sequence[str],
         images: Mapping[str, Prepared] | None = None,
     ) -> dict[str, np.ndarray]:
-        """The query's vector in each of ``spaces`` that can embed at least one of its terms.
-
-        Image terms enter image spaces by their pixels and text spaces by the words attached
-        to them (sidecar, EXIF/XMP, file name), so a picture also finds text about it.
-        """
-        if images is None:
-            images = self._query_images(query)
+        """The query's vector in each of ``spaces`` that can embed at least one of its terms
+        (keyword spaces make none)."""
+        inputs = self._query_inputs(query) if images is None else QueryInputs(query, images)
+        known = self.store.spaces()
         out: dict[str, np.ndarray] = {}
-        for space in spaces:
-            enc = self._encoder_for(space)
-            if enc.lexical:
-                continue
-            parts: list[tuple[float, np.ndarray]] = []
-            texts = [t for t in query.texts()]
-            if enc.accepts(Modality.TEXT) and texts:
-                vecs = enc.encode_texts([t.value for t in texts], role="query")
-                parts.extend((t.weight, v) for t, v in zip(texts, vecs, strict=True))
-            for t in query.images():
-                prep = images[t.value]
-                if enc.accepts(Modality.IMAGE) and prep.image is not None:
-                    parts.append((t.weight, enc.encode_images([prep.image])[0]))
-                elif enc.accepts(Modality.TEXT) and prep.text.strip():
-                    parts.append((t.weight, enc.encode_texts([prep.text], role="query")[0]))
-            if not any(w > 0 for w, _ in parts):
-                continue
-            vec = np.sum(np.stack([w * v for w, v in parts]), axis=0, dtype=np.float32)
-            out[space] = l2_normalize(vec.reshape(1, -1))[0]
+        for name in spaces:
+            space = bind_space(known[name], self._context())
+            if isinstance(space, VectorSpace) and (vec := space.query_vector(inputs)) is not None:
+                out[name] = vec
         return out
 
-    def _keyword_match(
-        self, query: Query, space: str, images: Mapping[str, Prepared]
-    ) -> str | None:
-        """An FTS5 expression: any positive term's words, none of a negative term's. Image
-        terms contribute the words attached to the image."""
-        enc = self._encoder_for(space)
-        pos: list[str] = []
-        neg: list[str] = []
-        for t in query.terms:
-            text = t.value if t.kind == "text" else images[t.value].text
-            words = {w for w in enc.analyze(text)}
-            (pos if t.weight > 0 else neg).extend(sorted(words))
-        if not pos:
-            return None
-
-        def quoted(ws: list[str]) -> str:
-            return " OR ".join('"' + w.replace('"', '""') + '"' for w in dict.fromkeys(ws))
-
-        return f"({quoted(pos)})" + (f" NOT ({quoted(neg)})" if neg else "")
+    def _full_query(self, query: str | Query | None, image: str | os.PathLike[str] | None) -> Query:
+        q = parse_query(query) if isinstance(query, str) else query
+        terms = list(q.terms) if q else []
+        if image is not None:
+            terms.append(Term("image", os.fspath(image), 1.0))
+        if not terms:
+            raise UsageError("nothing to search for: give a query, --image, or both")
+        return Query(tuple(terms))
 
     def search(
         self,
@@ -285,85 +224,78 @@ class Collection:
         """
         if k <= 0:
             raise UsageError("k must be positive")
-        q = parse_query(query) if isinstance(query, str) else query
-        terms = list(q.terms) if q else []
-        if image is not None:
-            terms.append(Term("image", os.fspath(image), 1.0))
-        if not terms:
-            raise UsageError("nothing to search for: give a query, --image, or both")
-        q = Query(tuple(terms))
+        q = self._full_query(query, image)
         known = self.store.spaces()
         if not known:
             raise UsageError(f"collection {self.root} has nothing indexed yet; run `xmodal index`")
-        if model is not None:
-            if model not in known:
-                have = ", ".join(sorted(known)) or "none"
-                raise UsageError(f"collection has no space {model!r}; it has: {have}")
-            spaces = [model]
-        else:
-            spaces = sorted(known)
-        images = self._query_images(q)
-        qvecs = self.query_vectors(q, spaces, images)
-        lexical = {
-            s: m
-            for s in spaces
-            if self._encoder_for(s).lexical and (m := self._keyword_match(q, s, images))
-        }
-        if not qvecs and not lexical:
-            raise UnembeddableQueryError(
-                "no space in this collection can embed this query "
-                f"(spaces: {', '.join(spaces) or 'none'})"
-            )
-        allowed = None
-        if filters is not None and not filters.is_empty():
-            allowed = self.store.allowed_segments(filters)
+        if model is not None and model not in known:
+            have = ", ".join(sorted(known)) or "none"
+            raise UsageError(f"collection has no space {model!r}; it has: {have}")
+        names = [model] if model is not None else sorted(known)
+        inputs = self._query_inputs(q)
+        spaces = bind_spaces([known[n] for n in names], self._context())
+        scope = FilterScope(self.store, filters)
         # several segments of one item may rank before the next item: look deeper than k
         depth = max(4 * k, 50)
-        segment_rankings: dict[str, list[tuple[int, float]]] = {}
-        for space, qv in qvecs.items():
-            idx = self._index_for(space, known[space].dim)
-            scores, seg_ids = idx.search(qv[None, :], min(depth, len(idx)), allowed)
-            valid = seg_ids[0] >= 0
-            segment_rankings[space] = list(
-                zip(seg_ids[0][valid].tolist(), scores[0][valid].tolist(), strict=True)
+        rankings = {s.name: r for s in spaces if (r := s.rank(inputs, depth, scope)) is not None}
+        if not rankings:
+            raise UnembeddableQueryError(
+                "no space in this collection can embed this query "
+                f"(spaces: {', '.join(names) or 'none'})"
             )
-        for space, match in lexical.items():
-            segment_rankings[space] = self.store.lexical_search(match, depth, filters)
+        return self._fused_hits(rankings, k, fusion, weights)
+
+    def _fused_hits(
+        self,
+        segment_rankings: Mapping[str, list[SpaceHit]],
+        k: int,
+        fusion: FusionMethod,
+        weights: Mapping[str, float] | None,
+    ) -> list[SearchHit]:
+        """Each space's ranking of items by their best segment, fused, the top ``k`` shown
+        with the segment that ranked best in the space that scored the item highest."""
         # segments resolved once: a writer may replace an item between two lookups
         resolved = self.store.resolve_segments(
-            sid for ranking in segment_rankings.values() for sid, _ in ranking
+            h.segment_id for ranking in segment_rankings.values() for h in ranking
         )
         rankings: dict[str, list[tuple[str, float]]] = {}
-        best_segment: dict[tuple[str, str], int] = {}
+        best: dict[tuple[str, str], SpaceHit] = {}
         for space, seg_ranking in segment_rankings.items():
             item_ranking: list[tuple[str, float]] = []
-            for sid, score in seg_ranking:
-                ref = resolved.get(sid)
-                if ref is None or (space, ref.item.id) in best_segment:
+            for hit in seg_ranking:
+                ref = resolved.get(hit.segment_id)
+                if ref is None or (space, ref.item.id) in best:
                     continue
-                best_segment[(space, ref.item.id)] = sid
-                item_ranking.append((ref.item.id, score))
+                best[(space, ref.item.id)] = hit
+                item_ranking.append((ref.item.id, hit.score))
             rankings[space] = item_ranking
-        fused = fuse(rankings, fusion, weights)[:k]
-        seg_for_item: dict[str, int] = {}
-        for f in fused:
-            top_space = max(f.per_space, key=lambda s: f.per_space[s])
-            seg_for_item[f.key] = best_segment[(top_space, f.key)]
         hits = []
-        for f in fused:
-            ref = resolved[seg_for_item[f.key]]
-            snippet = ref.segment.text if ref.item.modality is Modality.TEXT else ref.item.text
-            hits.append(
-                SearchHit(
-                    id=ref.item.id,
-                    path=ref.item.path,
-                    score=f.score,
-                    modality=ref.item.modality,
-                    segment=ref.segment.ordinal,
-                    start=ref.segment.start,
-                    end=ref.segment.end,
-                    text=snippet[:300],
-                    spaces=f.per_space,
-                )
-            )
+        for f in fuse(rankings, fusion, weights)[:k]:
+            top_space = max(f.per_space, key=lambda s: f.per_space[s])
+            hit = best[(top_space, f.key)]
+            hits.append(_search_hit(resolved[hit.segment_id], hit, f.score, f.per_space))
         return hits
+
+
+def _load_parts(names: Sequence[str]) -> tuple[list[Encoder], list[TextExtractor]]:
+    """The encoders (one per space) and the text extractors among ``names``."""
+    encoders = [get_encoder(n) for n in names if not is_extractor(n)]
+    extractors = [get_extractor(n) for n in names if is_extractor(n)]
+    return encoders, extractors
+
+
+def _search_hit(
+    ref: SegmentRef, hit: SpaceHit, score: float, per_space: dict[str, float]
+) -> SearchHit:
+    snippet = ref.segment.text if ref.item.modality is Modality.TEXT else ref.item.text
+    return SearchHit(
+        id=ref.item.id,
+        path=ref.item.path,
+        score=score,
+        modality=ref.item.modality,
+        segment=ref.segment.ordinal,
+        start=ref.segment.start if hit.start is None else hit.start,
+        end=ref.segment.end if hit.end is None else hit.end,
+        text=snippet[:300],
+        spaces=per_space,
+    )

@@ -1,10 +1,9 @@
 """Encoders: one module per family behind one interface and a registry."""
 
 from xmodal.encoders.base import Encoder, EncoderSpec, l2_normalize
-from xmodal.encoders.registry import DEFAULT_ENCODERS, families, get_encoder, info, register
+from xmodal.encoders.registry import families, get_encoder, info, register
 
 __all__ = [
-    "DEFAULT_ENCODERS",
     "Encoder",
     "EncoderSpec",
     "families",

@@ -79,7 +79,8 @@ class Encoder(ABC):
     #: straight to a reduced scale.
     input_side: int | None = None
     #: a lexical encoder makes no vectors: it analyses text into terms (``analyze``) for a
-    #: keyword index, and its space is searched by BM25 instead of by vectors
+    #: keyword index; its family registers ``space="keyword"``, which decides how the
+    #: space is written and searched
     lexical: bool = False
 
     @property

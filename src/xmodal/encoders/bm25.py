@@ -74,6 +74,7 @@ class Bm25Encoder(Encoder):
         languages=("any", "zh", "en"),
         size="0 MB (no weights)",
         available=lambda: (True, "built in"),
+        space="keyword",
     )
 )
 def _make(arg: str | None) -> Encoder:

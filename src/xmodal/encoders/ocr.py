@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from xmodal.encoders.base import EncoderSpec, TextBox, TextExtractor
-from xmodal.encoders.registry import EncoderInfo
+from xmodal.encoders.registry import EncoderInfo, register_extractor
 from xmodal.errors import UsageError, XmodalError
 from xmodal.records import Modality
 
@@ -69,6 +69,7 @@ OCR_INFO = EncoderInfo(
     languages=("zh", "en"),
     size="~15 MB",
     available=_available,
+    kind="extractor",
 )
 
 
@@ -220,3 +221,6 @@ def make_ocr(arg: str | None) -> TextExtractor:
     if arg is not None:
         raise UsageError(f"the ocr extractor takes no argument (got 'ocr:{arg}'); use 'ocr'")
     return RapidOcrExtractor()
+
+
+register_extractor(OCR_INFO, make_ocr)

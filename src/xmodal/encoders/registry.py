@@ -1,23 +1,32 @@
-"""Name-to-factory registry of encoders.
+"""Name-to-factory registry of encoders and text extractors: the mechanism only.
 
 A name is ``family`` or ``family:argument`` (``clip:ViT-B-32@laion2b_s34b_b79k``); the family
 picks the factory, the argument is handed to it. Factories import their heavy back ends
-lazily so that listing encoders never loads a model.
+lazily so that listing encoders never loads a model. Which families exist is not decided
+here: modules register themselves on import, and a loader added with ``add_loader`` (the
+catalogue of built-ins) imports them before the first lookup.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
 
 from xmodal.encoders.base import Encoder, TextExtractor
 from xmodal.errors import UsageError
 from xmodal.records import Modality
 
+#: what a family's space is searched by: vectors, or keyword terms (BM25)
+SpaceKind = Literal["vector", "keyword"]
+#: downloads what ``name`` needs into the local cache and returns where it lies
+PullFn = Callable[..., Path]
+
 
 @dataclass(frozen=True, slots=True)
 class EncoderInfo:
-    """What ``models list`` shows without loading the model."""
+    """What ``models list`` shows without loading the model, and what the family makes."""
 
     family: str
     description: str
@@ -26,9 +35,13 @@ class EncoderInfo:
     languages: tuple[str, ...]
     size: str
     available: Callable[[], tuple[bool, str]]
-    #: "encoder" makes a space (vectors or keyword terms); "extractor" reads text out of
-    #: media (OCR) for the text spaces to embed
-    kind: str = "encoder"
+    #: "encoder" makes a space; "extractor" reads text out of media (OCR) for the text
+    #: spaces to embed
+    kind: Literal["encoder", "extractor"] = "encoder"
+    #: the kind of space an encoder family makes
+    space: SpaceKind = "vector"
+    #: ``pull(name, progress=True)`` fetches the weights; None: nothing to download
+    pull: PullFn | None = None
 
 
 Factory = Callable[[str | None], Encoder]
@@ -39,69 +52,88 @@ _EXTRACTORS: dict[str, ExtractorFactory] = {}
 _INFO: dict[str, EncoderInfo] = {}
 _CACHE: dict[str, Encoder] = {}
 _EXTRACTOR_CACHE: dict[str, TextExtractor] = {}
-
-#: the name that stands for the best set of encoders available offline right now
-AUTO = "auto"
-#: a fixed offline set: appearance for pictures, sentence embeddings for words
-DEFAULT_ENCODERS: tuple[str, ...] = ("classic", "minilm")
+_LOADERS: list[Callable[[], None]] = []
+_loading = False
 
 
-def _cached_clip() -> str | None:
-    try:
-        from xmodal.encoders import clip
-    except ImportError:  # open_clip / torchvision not installed
-        return None
-    try:
-        cached = clip.cached_weights()
-    except Exception:  # a damaged cache must not stop indexing with the other encoders
-        return None
-    return cached[0] if cached else None
-
-
-def resolve_auto() -> tuple[list[str], str]:
-    """The encoders ``auto`` stands for, and one line saying what was chosen and why.
-
-    With CLIP weights in the cache: CLIP (pictures and words in one space) + OCR + text;
-    without: the classical image descriptor + OCR + text, all from bundled models.
-    """
-    _load_builtins()
-    text = ["e5-multilingual" if _INFO["e5-multilingual"].available()[0] else "minilm", "bm25"]
-    ocr = ["ocr"] if _INFO["ocr"].available()[0] else []
-    clip = _cached_clip()
-    if clip is not None:
-        names = [clip, *ocr, *text]
-        return names, f"auto: {' + '.join(names)}"
-    names = ["classic", *ocr, *text]
-    return names, (
-        f"auto: {' + '.join(names)}; no CLIP weights cached, so words find pictures only "
-        "through the words attached to them: `xmodal models pull clip:ViT-B-32@laion2b_s34b_b79k` "
-        "on a connected machine, or --model clip:MODEL@/path/to/weights.safetensors"
-    )
+def _add_info(info: EncoderInfo, kind: str) -> None:
+    if info.kind != kind:
+        raise ValueError(f"{info.family!r} is registered as an {info.kind}, not an {kind}")
+    if info.family in _INFO:
+        raise ValueError(f"encoder family {info.family!r} is already registered")
+    _INFO[info.family] = info
 
 
 def register(info: EncoderInfo) -> Callable[[Factory], Factory]:
     def deco(factory: Factory) -> Factory:
-        if info.family in _FACTORIES:
-            raise ValueError(f"encoder family {info.family!r} is already registered")
+        _add_info(info, "encoder")
         _FACTORIES[info.family] = factory
-        _INFO[info.family] = info
         return factory
 
     return deco
 
 
 def register_extractor(info: EncoderInfo, factory: ExtractorFactory) -> None:
-    if info.family in _INFO:
-        raise ValueError(f"encoder family {info.family!r} is already registered")
+    _add_info(info, "extractor")
     _EXTRACTORS[info.family] = factory
-    _INFO[info.family] = EncoderInfo(
-        info.family, info.description, info.modalities, info.dim, info.languages, info.size,
-        info.available, kind="extractor",
-    )  # fmt: skip
+
+
+def set_pull(family: str, pull: PullFn) -> None:
+    """Declare how the registered ``family`` downloads its weights."""
+    _INFO[family] = replace(_INFO[family], pull=pull)
+
+
+def add_loader(loader: Callable[[], None]) -> None:
+    """Run ``loader`` (which registers families) before the next lookup."""
+    _LOADERS.append(loader)
+
+
+def _load() -> None:
+    global _loading
+    # a loader's imports may look a name up; the families it is registering are not needed
+    # for that, so the nested lookup does not run the loader again
+    if _loading:
+        return
+    _loading = True
+    try:
+        while _LOADERS:
+            _LOADERS[0]()
+            _LOADERS.pop(0)  # kept until it succeeds: a failed load fails the next lookup too
+    finally:
+        _loading = False
+
+
+def split_name(name: str) -> tuple[str, str | None]:
+    family, sep, arg = name.partition(":")
+    return family, (arg if sep else None)
+
+
+def families() -> list[EncoderInfo]:
+    _load()
+    return [_INFO[k] for k in sorted(_INFO)]
+
+
+def info(name: str) -> EncoderInfo:
+    _load()
+    family, _ = split_name(name)
+    if family not in _INFO:
+        known = ", ".join(sorted(_INFO))
+        raise UsageError(f"unknown encoder {name!r}; known: {known}")
+    return _INFO[family]
 
 
 def is_extractor(name: str) -> bool:
     return info(name).kind == "extractor"
+
+
+def get_encoder(name: str) -> Encoder:
+    """The encoder registered under ``name``, loaded once per process."""
+    if name not in _CACHE:
+        family, arg = split_name(name)
+        if info(name).kind != "encoder":
+            raise UsageError(f"{name!r} reads text from images; it makes no space of its own")
+        _CACHE[name] = _FACTORIES[family](arg)
+    return _CACHE[name]
 
 
 def get_extractor(name: str) -> TextExtractor:
@@ -111,45 +143,3 @@ def get_extractor(name: str) -> TextExtractor:
             raise UsageError(f"{name!r} is an encoder, not a text extractor")
         _EXTRACTOR_CACHE[name] = _EXTRACTORS[family](arg)
     return _EXTRACTOR_CACHE[name]
-
-
-def split_name(name: str) -> tuple[str, str | None]:
-    family, sep, arg = name.partition(":")
-    return family, (arg if sep else None)
-
-
-def families() -> list[EncoderInfo]:
-    _load_builtins()
-    return [_INFO[k] for k in sorted(_INFO)]
-
-
-def info(name: str) -> EncoderInfo:
-    _load_builtins()
-    family, _ = split_name(name)
-    if family not in _INFO:
-        known = ", ".join(sorted(_INFO))
-        raise UsageError(f"unknown encoder {name!r}; known: {known}")
-    return _INFO[family]
-
-
-def get_encoder(name: str) -> Encoder:
-    """The encoder registered under ``name``, loaded once per process."""
-    _load_builtins()
-    if name not in _CACHE:
-        family, arg = split_name(name)
-        if info(name).kind != "encoder":
-            raise UsageError(f"{name!r} reads text from images; it makes no space of its own")
-        _CACHE[name] = _FACTORIES[family](arg)
-    return _CACHE[name]
-
-
-def _load_builtins() -> None:
-    # Importing the modules registers them; kept lazy so that `import xmodal` stays light.
-    from xmodal.encoders import bm25, classic, clip, e5, minilm  # noqa: F401
-
-    if "ocr" not in _INFO:
-        from xmodal.encoders import ocr
-
-        register_extractor(ocr.OCR_INFO, ocr.make_ocr)
-    # trained models register themselves on import (the module loads no heavy library)
-    from xmodal.learn import encoder as _trained  # noqa: F401

@@ -7,20 +7,21 @@ import fcntl
 import os
 import time
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
+from xmodal.closing import Closing
 from xmodal.errors import CollectionLockedError
 
 LOCK_NAME = "write.lock"
 
 
-class WriteLock:
+class WriteLock(Closing):
     def __init__(self, root: Path, wait: float = 0.0) -> None:
         self.path = root / LOCK_NAME
         self.wait = wait
         self._fd: int | None = None
 
-    def __enter__(self) -> WriteLock:
+    def __enter__(self) -> Self:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + self.wait
         while True:
@@ -41,12 +42,8 @@ class WriteLock:
         self._fd = fd
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Release the lock (a no-op when it is not held)."""
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

@@ -1,0 +1,63 @@
+"""The encoder families that ship with xmodal, and the ``auto`` choice among them.
+
+The registry in :mod:`xmodal.encoders.registry` is mechanism only; this module decides what
+is in it. It sits above both ``encoders`` and ``learn``: the built-in families and the
+trained-model families register when their modules are imported, which happens here, lazily,
+before the registry's first lookup.
+"""
+
+from __future__ import annotations
+
+from xmodal.encoders import registry
+
+#: the name that stands for the best set of encoders available offline right now
+AUTO = "auto"
+#: a fixed offline set: appearance for pictures, sentence embeddings for words
+DEFAULT_ENCODERS: tuple[str, ...] = ("classic", "minilm")
+
+
+def load_builtins() -> None:
+    """Register every built-in family (importing a family's module registers it; the
+    modules load no model on import, so listing models stays cheap)."""
+    from xmodal.encoders import bm25, classic, clip, e5, minilm, ocr  # noqa: F401
+
+    for family in ("clip", "hf-clip"):
+        registry.set_pull(family, clip.pull)
+    # trained models register themselves on import (the module loads no heavy library)
+    from xmodal.learn import encoder as _trained  # noqa: F401
+
+
+registry.add_loader(load_builtins)
+
+
+def _cached_clip() -> str | None:
+    try:
+        from xmodal.encoders import clip
+    except ImportError:  # open_clip / torchvision not installed
+        return None
+    try:
+        cached = clip.cached_weights()
+    except Exception:  # a damaged cache must not stop indexing with the other encoders
+        return None
+    return cached[0] if cached else None
+
+
+def resolve_auto() -> tuple[list[str], str]:
+    """The encoders ``auto`` stands for, and one line saying what was chosen and why.
+
+    With CLIP weights in the cache: CLIP (pictures and words in one space) + OCR + text;
+    without: the classical image descriptor + OCR + text, all from bundled models.
+    """
+    e5_ok = registry.info("e5-multilingual").available()[0]
+    text = ["e5-multilingual" if e5_ok else "minilm", "bm25"]
+    ocr = ["ocr"] if registry.info("ocr").available()[0] else []
+    clip = _cached_clip()
+    if clip is not None:
+        names = [clip, *ocr, *text]
+        return names, f"auto: {' + '.join(names)}"
+    names = ["classic", *ocr, *text]
+    return names, (
+        f"auto: {' + '.join(names)}; no CLIP weights cached, so words find pictures only "
+        "through the words attached to them: `xmodal models pull clip:ViT-B-32@laion2b_s34b_b79k` "
+        "on a connected machine, or --model clip:MODEL@/path/to/weights.safetensors"
+    )
