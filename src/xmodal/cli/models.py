@@ -59,16 +59,13 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 
 def cmd_models_pull(args: argparse.Namespace) -> int:
-    from xmodal.encoders.registry import info, split_name
+    from xmodal.encoders.registry import info
 
-    family, _ = split_name(args.name)
-    if family not in ("clip", "hf-clip"):
-        inf = info(args.name)
+    inf = info(args.name)
+    if inf.pull is None:
         ok, why = inf.available()
         return fail(f"nothing to pull for {args.name!r}: {why if ok else 'unavailable: ' + why}")
-    from xmodal.encoders.clip import pull
-
-    path = pull(args.name, progress=not args.json)
+    path = inf.pull(args.name, progress=not args.json)
     if args.json:
         print_json({"model": args.name, "path": str(path)})
     else:
