@@ -28,6 +28,45 @@ from xmodal.records import IndexReport, Modality
 
 
 @dataclass(frozen=True, slots=True)
+class RunPlan:
+    """Where a benchmark run's collection lives and which space it searches."""
+
+    models: list[str] | None
+    """The encoders to index with; None for the collection's defaults."""
+    db: str
+    space: str | None
+    """The one space searched; None to search every space."""
+
+    @property
+    def label(self) -> str:
+        return self.space or "all spaces"
+
+
+def plan_run(
+    layout: BenchmarkLayout,
+    models: Sequence[str] | None = None,
+    *,
+    db: str | None = None,
+    space: str | None = None,
+) -> RunPlan:
+    """The collection folder and space of a run: by default a folder per encoder set in
+    the benchmark's own folder (``db-MODELS``), and a single encoder's own space."""
+    chosen = list(models) if models else None
+    label = "+".join(chosen) if chosen else "default"
+    slug = "".join(c if c.isalnum() or c in "-_+." else "_" for c in label)[:80]
+    return RunPlan(
+        models=chosen,
+        db=db or os.path.join(layout.root, f"db-{slug}"),
+        space=space or (chosen[0] if chosen and len(chosen) == 1 else None),
+    )
+
+
+def report_dir(report_root: str, task: str) -> str:
+    """Where ``bench run --report DIR`` writes the report of ``task``."""
+    return os.path.join(report_root, task)
+
+
+@dataclass(frozen=True, slots=True)
 class TaskResult:
     task: Task
     qrels: Qrels

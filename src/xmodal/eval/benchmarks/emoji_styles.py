@@ -12,6 +12,7 @@ are built by the ``openmoji`` benchmark's own code.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,29 +29,34 @@ from xmodal.eval.benchmarks import (
     write_manifest,
 )
 from xmodal.eval.benchmarks import openmoji as bom
+from xmodal.eval.benchmarks.options import doc, make_options
 
 NAME = "emoji-styles"
 
 
-def prepare(
-    out: Path,
-    *,
-    style: str = "twemoji",
-    split: str = "test",
-    seed: int = 0,
-    size: int = 96,
-    limit: int | None = None,
-    progress: bool = True,
-    include_skin_tones: bool = False,
-    extracted: Path | None = None,
-    style_extracted: Path | None = None,
-) -> BenchmarkLayout:
+@dataclass(frozen=True, slots=True)
+class EmojiStylesOptions(bom.SplitOptions):
+    """What ``bench prepare emoji-styles`` takes."""
+
+    style: str = field(default="twemoji", metadata=doc("drawing style: twemoji or openmoji-black"))
+    style_extracted: Path | None = field(
+        default=None,
+        metadata=doc("an unpacked package of the style (Twemoji), instead of fetching"),
+    )
+
+
+def prepare(out: Path, *, progress: bool = True, **options: Any) -> BenchmarkLayout:
     """Prepare the ``style`` drawings of OpenMoji's ``split`` in ``out`` (replacing it).
 
-    ``limit`` keeps the first N concepts of the split that the style draws. ``extracted``
-    is an unpacked OpenMoji package and ``style_extracted`` an unpacked style package
-    (Twemoji), used instead of fetching them.
+    ``options`` are the fields of :class:`EmojiStylesOptions`. ``limit`` keeps the first N
+    concepts of the split that the style draws. ``extracted`` is an unpacked OpenMoji
+    package and ``style_extracted`` an unpacked style package (Twemoji), used instead of
+    fetching them.
     """
+    opts = make_options(EmojiStylesOptions, options, benchmark=NAME)
+    style, split, seed, size, limit = opts.style, opts.split, opts.seed, opts.size, opts.limit
+    include_skin_tones, extracted = opts.include_skin_tones, opts.extracted
+    style_extracted = opts.style_extracted
     chosen_style = styles.get_style(style)
     bom.check_split(split, limit)
     source = extracted if extracted is not None else om.fetch()

@@ -29,7 +29,7 @@ import os
 import random
 import shutil
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,9 @@ from xmodal.eval.benchmarks import (
     load_layout,
     register_benchmark,
     write_manifest,
-    write_modal_task,
+    write_task,
 )
+from xmodal.eval.benchmarks.options import doc, make_options
 
 NAME = "openmoji"
 SPLITS = ("train", "val", "test")
@@ -127,46 +128,65 @@ def read_splits(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     return {name: list(raw["hexcodes"][name]) for name in SPLITS}
 
 
-def prepare(
-    out: Path,
-    *,
-    split: str = "test",
-    seed: int = 0,
-    size: int = 96,
-    limit: int | None = None,
-    progress: bool = True,
-    include_skin_tones: bool = False,
-    extracted: Path | None = None,
-    oracle_captions: bool = False,
-) -> BenchmarkLayout:
-    """Prepare the OpenMoji benchmark for ``split`` in ``out`` (replacing an earlier one).
+@dataclass(frozen=True, slots=True)
+class SplitOptions:
+    """Options of every benchmark built on OpenMoji's concept split."""
 
-    ``limit`` keeps the first N concepts of the split, for quick runs. ``extracted`` uses an
-    unpacked OpenMoji package instead of :func:`xmodal.datasets.openmoji.fetch`.
-    ``oracle_captions`` gives every drawing a sidecar holding its caption and tags: the
-    answer key itself, for an upper-bound ("oracle") baseline that reads it.
+    split: str = field(default="test", metadata=doc("which split: train, val or test"))
+    seed: int = field(
+        default=0, metadata=doc("seed of the concept split and of the file numbering")
+    )
+    size: int = field(default=96, metadata=doc("image side in pixels"))
+    limit: int | None = field(default=None, metadata=doc("at most this many concepts"))
+    include_skin_tones: bool = field(
+        default=False, metadata=doc("add the skin-tone variants of each emoji")
+    )
+    extracted: Path | None = field(
+        default=None, metadata=doc("an unpacked OpenMoji package, instead of fetching")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenMojiOptions(SplitOptions):
+    """What ``bench prepare openmoji`` takes."""
+
+    oracle_captions: bool = field(
+        default=False,
+        metadata=doc("give each drawing its caption as a sidecar (an upper-bound baseline)"),
+    )
+
+
+def prepare(out: Path, *, progress: bool = True, **options: Any) -> BenchmarkLayout:
+    """Prepare the OpenMoji benchmark for a split in ``out`` (replacing an earlier one).
+
+    ``options`` are the fields of :class:`OpenMojiOptions`. ``limit`` keeps the first N
+    concepts of the split, for quick runs. ``extracted`` uses an unpacked OpenMoji package
+    instead of :func:`xmodal.datasets.openmoji.fetch`. ``oracle_captions`` gives every
+    drawing a sidecar holding its caption and tags: the answer key itself, for an
+    upper-bound ("oracle") baseline that reads it.
     """
-    check_split(split, limit)
-    source = extracted if extracted is not None else om.fetch()
-    parts = load_split(source, split, seed)
-    chosen = parts[split][:limit] if limit is not None else parts[split]
+    opts = make_options(OpenMojiOptions, options, benchmark=NAME)
+    check_split(opts.split, opts.limit)
+    source = opts.extracted if opts.extracted is not None else om.fetch()
+    parts = load_split(source, opts.split, opts.seed)
+    chosen = parts[opts.split][: opts.limit] if opts.limit is not None else parts[opts.split]
 
     params = {
         "openmoji_version": om.VERSION,
-        "split": split,
-        "seed": seed,
-        "size": size,
-        "limit": limit,
-        "include_skin_tones": include_skin_tones,
-        "oracle_captions": oracle_captions,
+        "split": opts.split,
+        "seed": opts.seed,
+        "size": opts.size,
+        "limit": opts.limit,
+        "include_skin_tones": opts.include_skin_tones,
+        "oracle_captions": opts.oracle_captions,
     }
 
     def render(emojis: Sequence[om.Emoji], render_dir: Path) -> None:
-        om.rasterise(emojis, source, render_dir, size, sidecars=False, progress=progress)
+        om.rasterise(emojis, source, render_dir, opts.size, sidecars=False, progress=progress)
 
-    oracle = " - ORACLE: every drawing carries its caption" if oracle_captions else ""
+    oracle = " - ORACLE: every drawing carries its caption" if opts.oracle_captions else ""
     with Staging(out) as root:
-        write_splits(root / SPLITS_FILE, parts, seed)
+        write_splits(root / SPLITS_FILE, parts, opts.seed)
         layout = build(
             root,
             chosen,
@@ -348,9 +368,6 @@ def build(
     )
 
 
-_write_task = write_modal_task
-
-
 def _text_task(
     root: Path,
     name: str,
@@ -368,7 +385,7 @@ def _text_task(
         qid = f"{name}-{n:05d}"
         queries.append((qid, text))
         qrels[qid] = images_for(emojis)
-    return _write_task(
+    return write_task(
         root,
         name,
         queries,
@@ -376,7 +393,7 @@ def _text_task(
         description=description,
         metric="recall@10",
         query_modality="text",
-        target="image",
+        target_modality="image",
     )
 
 
@@ -396,7 +413,7 @@ def _i2t_task(
         qid = f"i2t-{n:05d}"
         queries.append((qid, image_query(image_of[e.hexcode])))
         qrels[qid] = {t: 1 for t in same_text[_norm(_text_document(e))]}
-    return _write_task(
+    return write_task(
         root,
         "i2t",
         queries,
@@ -404,7 +421,7 @@ def _i2t_task(
         description="drawing → its caption-and-tags document",
         metric="recall@10",
         query_modality="image",
-        target="text",
+        target_modality="text",
     )
 
 
@@ -425,7 +442,7 @@ def _category_task(root: Path, rendered: Sequence[om.Emoji], image_of: dict[str,
         qid = f"category-{n:05d}"
         queries.append((qid, image_query(own)))
         qrels[qid] = {p: 1 for p in sorted(others)}
-    return _write_task(
+    return write_task(
         root,
         "category",
         queries,
@@ -433,7 +450,7 @@ def _category_task(root: Path, rendered: Sequence[om.Emoji], image_of: dict[str,
         description="drawing → the other drawings of its OpenMoji subgroup",
         metric="map",
         query_modality="image",
-        target="image",
+        target_modality="image",
     )
 
 
