@@ -15,6 +15,7 @@ from xmodal.eval.metrics import DEFAULT_KS, EvalResult, evaluate
 from xmodal.eval.runner import (
     IMAGE_PREFIX,
     CollectionEval,
+    RunOptions,
     evaluate_collection,
     qrels_by_path,
     read_queries,
@@ -104,16 +105,19 @@ def run_tasks(
     out: dict[str, TaskResult] = {}
     for task in chosen:
         qrels = qrels_by_path(read_qrels(task.qrels), ids, layout.root)
-        ev = evaluate_collection(
-            col,
-            read_queries(task.queries),
-            qrels,
+        options = RunOptions(
             depth=depth,
-            ks=sorted({*DEFAULT_KS, 100}),
             model=model,
             base_dir=os.fspath(layout.root),
             exclude_query_item=task.exclude_query_item,
             filters=Filters(modalities=frozenset({Modality(task.target_modality)})),
+        )
+        ev = evaluate_collection(
+            col,
+            read_queries(task.queries),
+            qrels,
+            ks=sorted({*DEFAULT_KS, 100}),
+            options=options,
             progress=progress,
         )
         out[task.name] = TaskResult(task, qrels, ev)
