@@ -28,7 +28,7 @@ import json
 import os
 import random
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,38 +252,18 @@ def members(chosen: Sequence[Concept], include_skin_tones: bool) -> list[om.Emoj
     return [e for e in emojis if _text_document(e).strip()]
 
 
-def build(
+def _write_documents(
     root: Path,
-    chosen: Sequence[Concept],
-    render: Callable[[Sequence[om.Emoji], Path], object],
-    params: dict[str, Any],
-    *,
-    name: str,
-    description: str,
-    attribution: str,
-    counts: dict[str, int] | None = None,
-) -> BenchmarkLayout:
-    """Write the images, texts and tasks of ``chosen`` into ``root``; returns the layout.
-
-    ``render(emojis, folder)`` draws each emoji it can to
-    :func:`xmodal.datasets.openmoji.image_path` under ``folder``, in whatever style; the
-    emojis it leaves out are left out of the benchmark. ``params`` needs ``seed`` and
-    ``include_skin_tones``; ``counts`` adds to the counts of concepts, images and texts.
-    """
+    rendered: Sequence[om.Emoji],
+    render_dir: Path,
+    concept_of: Mapping[str, Concept],
+    params: Mapping[str, Any],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Move each drawing into ``images/`` and write its text document and ``items.json``;
+    returns each hexcode's image and text paths, relative to ``root``."""
     seed: int = params["seed"]
-    include_skin_tones: bool = params["include_skin_tones"]
-    emojis = members(chosen, include_skin_tones)
-    concept_of = {e.hexcode: c for c in chosen for e in (*c.bases, *c.variants)}
-
-    render_dir = root / ".render"
-    render(emojis, render_dir)
-    rendered = [e for e in emojis if om.image_path(e, render_dir).is_file()]
-    if not rendered:
-        raise XmodalError(f"{name}: no drawing of the split could be rendered")
-
-    images_dir, texts_dir = root / "images", root / "texts"
-    images_dir.mkdir()
-    texts_dir.mkdir()
+    (root / "images").mkdir()
+    (root / "texts").mkdir()
     names = random.Random(f"openmoji-names-{seed}")
     image_numbers = _numbering(len(rendered), names)
     text_numbers = _numbering(len(rendered), names)
@@ -315,11 +295,17 @@ def build(
                 "text": text_rel,
             }
         )
-    shutil.rmtree(render_dir)
-    atomic_write_text(root / "ATTRIBUTION.txt", attribution)
     items.sort(key=lambda it: it["image"])
     atomic_write_text(root / ITEMS_FILE, json.dumps(items, indent=1, ensure_ascii=False) + "\n")
+    return image_of, text_of
 
+
+def _tasks(
+    root: Path,
+    rendered: Sequence[om.Emoji],
+    image_of: dict[str, str],
+    text_of: dict[str, str],
+) -> list[Task]:
     variants_of: dict[str, list[om.Emoji]] = {}
     for e in rendered:
         if e.skintone:
@@ -334,7 +320,7 @@ def build(
         }
 
     bases = [e for e in rendered if not e.skintone]
-    tasks = [
+    return [
         _text_task(
             root,
             "t2i",
@@ -352,11 +338,44 @@ def build(
         _i2t_task(root, rendered, image_of, text_of),
         _category_task(root, rendered, image_of),
     ]
+
+
+def build(
+    root: Path,
+    chosen: Sequence[Concept],
+    render: Callable[[Sequence[om.Emoji], Path], object],
+    params: dict[str, Any],
+    *,
+    name: str,
+    description: str,
+    attribution: str,
+    counts: dict[str, int] | None = None,
+) -> BenchmarkLayout:
+    """Write the images, texts and tasks of ``chosen`` into ``root``; returns the layout.
+
+    ``render(emojis, folder)`` draws each emoji it can to
+    :func:`xmodal.datasets.openmoji.image_path` under ``folder``, in whatever style; the
+    emojis it leaves out are left out of the benchmark. ``params`` needs ``seed`` and
+    ``include_skin_tones``; ``counts`` adds to the counts of concepts, images and texts.
+    """
+    emojis = members(chosen, params["include_skin_tones"])
+    concept_of = {e.hexcode: c for c in chosen for e in (*c.bases, *c.variants)}
+
+    render_dir = root / ".render"
+    render(emojis, render_dir)
+    rendered = [e for e in emojis if om.image_path(e, render_dir).is_file()]
+    if not rendered:
+        raise XmodalError(f"{name}: no drawing of the split could be rendered")
+
+    image_of, text_of = _write_documents(root, rendered, render_dir, concept_of, params)
+    shutil.rmtree(render_dir)
+    atomic_write_text(root / "ATTRIBUTION.txt", attribution)
+
     return BenchmarkLayout(
         name=name,
         root=root,
-        documents=(images_dir, texts_dir),
-        tasks=tuple(tasks),
+        documents=(root / "images", root / "texts"),
+        tasks=tuple(_tasks(root, rendered, image_of, text_of)),
         description=description,
         params=params,
         counts={
