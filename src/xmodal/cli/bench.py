@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from xmodal.cli.common import Subparsers, add_group, end_command, fail, finite, print_json
@@ -65,20 +64,19 @@ def cmd_bench_prepare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from xmodal.eval.benchmarks import benchmark_names, get_benchmark
+    from xmodal.progress import progress_bar
 
     if args.name not in benchmark_names():
         return fail(f"unknown benchmark {args.name!r}; known: {', '.join(benchmark_names())}")
-    options: dict[str, Any] = {"seed": args.seed, "progress": not args.json}
+    options: dict[str, Any] = {"seed": args.seed}
     if args.oracle_captions:
         options["oracle_captions"] = True
     for key in ("size", "limit", "split", "n_images", "difficulty", "style"):
         value = getattr(args, key)
         if value is not None:
             options[key] = value
-    try:
-        layout = get_benchmark(args.name)(Path(args.out), **options)
-    except TypeError as e:
-        return fail(f"{args.name} does not take that option ({e})")
+    bar = None if args.json else progress_bar(args.name, unit="picture")
+    layout = get_benchmark(args.name)(Path(args.out), progress=bar, **options)
     tasks = {t.name: t.num_queries for t in layout.tasks}
     if args.json:
         print_json({"root": str(layout.root), "tasks": tasks, "counts": dict(layout.counts)})
@@ -91,7 +89,7 @@ def cmd_bench_prepare(args: argparse.Namespace) -> int:
 
 def cmd_bench_run(args: argparse.Namespace) -> int:
     from xmodal.collection import Collection
-    from xmodal.eval.bench import index_benchmark, run_tasks
+    from xmodal.eval.bench import index_benchmark, plan_run, report_dir, run_tasks
     from xmodal.eval.benchmarks import load_layout
     from xmodal.progress import progress_bar
 
@@ -103,19 +101,15 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
         return _print_bench(args, layout.name, "random", None, {
             n: (next(t for t in layout.tasks if t.name == n).metric, r) for n, r in chance.items()
         })  # fmt: skip
-    models = args.model or None
-    label = "+".join(models) if models else "default"
-    slug = "".join(c if c.isalnum() or c in "-_+." else "_" for c in label)[:80]
-    db = args.db or os.path.join(layout.root, f"db-{slug}")
+    plan = plan_run(layout, args.model, db=args.db, space=args.space)
     quiet = args.json
-    with Collection.open(db) as col:
-        index_benchmark(col, layout, models, None if quiet else progress_bar("indexing"))
-        space = args.space or (models[0] if models and len(models) == 1 else None)
+    with Collection.open(plan.db) as col:
+        index_benchmark(col, layout, plan.models, None if quiet else progress_bar("indexing"))
         results = run_tasks(
             col,
             layout,
             tasks=args.task,
-            model=space,
+            model=plan.space,
             depth=args.k,
             progress=None if quiet else progress_bar("queries", unit="query"),
         )
@@ -125,16 +119,16 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
             for name, r in results.items():
                 report_runs(
                     col,
-                    {space or "all spaces": r.eval},
+                    {plan.label: r.eval},
                     r.qrels,
-                    os.path.join(args.report, name),
+                    report_dir(args.report, name),
                     title=f"{layout.name} / {name}: {r.task.description}",
                 )
     code = _print_bench(
         args,
         layout.name,
-        space or "all spaces",
-        db,
+        plan.label,
+        plan.db,
         {n: (r.task.metric, r.eval.result) for n, r in results.items()},
     )
     if args.report and not args.json:

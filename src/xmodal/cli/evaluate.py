@@ -57,7 +57,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from xmodal.collection import Collection
     from xmodal.eval.metrics import DEFAULT_KS, format_table
-    from xmodal.eval.runner import evaluate_collection, read_queries
+    from xmodal.eval.runner import RunOptions, evaluate_collection, read_queries
     from xmodal.eval.trec import read_qrels, write_run
     from xmodal.progress import progress_bar
 
@@ -74,10 +74,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 col,
                 queries,
                 qrels,
-                depth=args.k,
                 ks=sorted({*DEFAULT_KS, args.k}),
-                model=model,
-                base_dir=os.path.dirname(os.path.abspath(args.queries)),
+                options=RunOptions(
+                    depth=args.k,
+                    model=model,
+                    base_dir=os.path.dirname(os.path.abspath(args.queries)),
+                ),
                 progress=None if args.json else progress_bar("queries", unit="query"),
             )
         ev = next(iter(evals.values()))

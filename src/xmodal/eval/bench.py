@@ -15,6 +15,7 @@ from xmodal.eval.metrics import DEFAULT_KS, EvalResult, evaluate
 from xmodal.eval.runner import (
     IMAGE_PREFIX,
     CollectionEval,
+    RunOptions,
     evaluate_collection,
     qrels_by_path,
     read_queries,
@@ -25,6 +26,45 @@ from xmodal.media.walk import walk
 from xmodal.progress import ProgressFactory
 from xmodal.query.filters import Filters
 from xmodal.records import IndexReport, Modality
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """Where a benchmark run's collection lives and which space it searches."""
+
+    models: list[str] | None
+    """The encoders to index with; None for the collection's defaults."""
+    db: str
+    space: str | None
+    """The one space searched; None to search every space."""
+
+    @property
+    def label(self) -> str:
+        return self.space or "all spaces"
+
+
+def plan_run(
+    layout: BenchmarkLayout,
+    models: Sequence[str] | None = None,
+    *,
+    db: str | None = None,
+    space: str | None = None,
+) -> RunPlan:
+    """The collection folder and space of a run: by default a folder per encoder set in
+    the benchmark's own folder (``db-MODELS``), and a single encoder's own space."""
+    chosen = list(models) if models else None
+    label = "+".join(chosen) if chosen else "default"
+    slug = "".join(c if c.isalnum() or c in "-_+." else "_" for c in label)[:80]
+    return RunPlan(
+        models=chosen,
+        db=db or os.path.join(layout.root, f"db-{slug}"),
+        space=space or (chosen[0] if chosen and len(chosen) == 1 else None),
+    )
+
+
+def report_dir(report_root: str, task: str) -> str:
+    """Where ``bench run --report DIR`` writes the report of ``task``."""
+    return os.path.join(report_root, task)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +105,19 @@ def run_tasks(
     out: dict[str, TaskResult] = {}
     for task in chosen:
         qrels = qrels_by_path(read_qrels(task.qrels), ids, layout.root)
-        ev = evaluate_collection(
-            col,
-            read_queries(task.queries),
-            qrels,
+        options = RunOptions(
             depth=depth,
-            ks=sorted({*DEFAULT_KS, 100}),
             model=model,
             base_dir=os.fspath(layout.root),
             exclude_query_item=task.exclude_query_item,
             filters=Filters(modalities=frozenset({Modality(task.target_modality)})),
+        )
+        ev = evaluate_collection(
+            col,
+            read_queries(task.queries),
+            qrels,
+            ks=sorted({*DEFAULT_KS, 100}),
+            options=options,
             progress=progress,
         )
         out[task.name] = TaskResult(task, qrels, ev)

@@ -63,15 +63,27 @@ def _strictly_decreasing(scores: list[float]) -> list[float]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How labelled queries are searched.
+
+    ``depth`` results per query, from the space ``model`` (every space when None);
+    relative image-query paths are read from ``base_dir`` (the working directory when
+    None); ``exclude_query_item`` drops an image query's own item from its results;
+    ``filters`` restrict the results.
+    """
+
+    depth: int = DEFAULT_DEPTH
+    model: str | None = None
+    base_dir: str | os.PathLike[str] | None = None
+    exclude_query_item: bool = False
+    filters: Filters | None = None
+
+
 def run_queries(
     col: Collection,
     queries: Mapping[str, str],
-    *,
-    depth: int = DEFAULT_DEPTH,
-    model: str | None = None,
-    base_dir: str | os.PathLike[str] | None = None,
-    exclude_query_item: bool = False,
-    filters: Filters | None = None,
+    options: RunOptions | None = None,
     progress: ProgressFactory | None = None,
 ) -> Run:
     """Each query's results as a TREC run: ``{qid: {item id: score}}``.
@@ -80,8 +92,10 @@ def run_queries(
     With ``exclude_query_item`` an image query's own item is dropped from its results
     (category retrieval asks for *other* members of the query's class).
     """
-    ids = col.ids() if exclude_query_item else {}
-    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    opts = options or RunOptions()
+    depth = opts.depth
+    ids = col.ids() if opts.exclude_query_item else {}
+    base = Path(opts.base_dir) if opts.base_dir is not None else Path.cwd()
     run: Run = {}
     bar = progress(len(queries)) if progress else None
     for qid, text in queries.items():
@@ -94,7 +108,9 @@ def run_queries(
         else:
             query = Query((Term("text", text),))
         try:
-            hits = col.search(query, k=depth + (1 if own else 0), model=model, filters=filters)
+            hits = col.search(
+                query, k=depth + (1 if own else 0), model=opts.model, filters=opts.filters
+            )
         except UnembeddableQueryError:
             # the space cannot read this kind of query: it retrieves nothing, scored as such
             hits = []
@@ -113,27 +129,15 @@ def evaluate_collection(
     queries: Mapping[str, str],
     qrels: Qrels,
     *,
-    depth: int = DEFAULT_DEPTH,
     ks: Sequence[int] = DEFAULT_KS,
-    model: str | None = None,
-    base_dir: str | os.PathLike[str] | None = None,
-    exclude_query_item: bool = False,
-    filters: Filters | None = None,
+    options: RunOptions | None = None,
     progress: ProgressFactory | None = None,
 ) -> CollectionEval:
+    """Run ``queries`` against ``col`` and score them with ``qrels`` at cutoffs ``ks``."""
     missing = set(qrels) - set(queries)
     if len(missing) == len(qrels):
         raise UsageError("no query in the queries file has judgements in the qrels file")
-    run = run_queries(
-        col,
-        queries,
-        depth=depth,
-        model=model,
-        base_dir=base_dir,
-        exclude_query_item=exclude_query_item,
-        filters=filters,
-        progress=progress,
-    )
+    run = run_queries(col, queries, options, progress)
     return CollectionEval(evaluate(qrels, run, normalize_ks(ks)), run, dict(queries))
 
 

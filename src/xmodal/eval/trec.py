@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from xmodal.atomic import atomic_write_text
 from xmodal.errors import UsageError
 
 StrPath = str | os.PathLike[str]
+V = TypeVar("V")
 
 Qrels = dict[str, dict[str, int]]
 """{qid: {docid: relevance}}"""
@@ -126,32 +128,32 @@ def iter_run(path: StrPath) -> Iterator[RunRecord]:
         yield rec
 
 
+def _nest(
+    path: StrPath, entries: Iterable[tuple[int, str, str, V]], twice: str
+) -> dict[str, dict[str, V]]:
+    """``{qid: {docid: value}}`` from numbered lines; a document twice for one query is
+    refused, since the two lines would disagree on its judgement or score."""
+    out: dict[str, dict[str, V]] = {}
+    for lineno, qid, docid, value in entries:
+        inner = out.setdefault(qid, {})
+        if docid in inner:
+            raise UsageError(
+                f"{os.fspath(path)}:{lineno}: document {docid!r} {twice} for query {qid!r}"
+            )
+        inner[docid] = value
+    return out
+
+
 def read_qrels(path: StrPath) -> Qrels:
     """``{qid: {docid: rel}}`` from a qrels file."""
-    qrels: Qrels = {}
-    for lineno, rec in _qrels_lines(path):
-        judged = qrels.setdefault(rec.qid, {})
-        if rec.docid in judged:
-            raise UsageError(
-                f"{os.fspath(path)}:{lineno}: document {rec.docid!r} judged twice "
-                f"for query {rec.qid!r}"
-            )
-        judged[rec.docid] = rec.rel
-    return qrels
+    lines = _qrels_lines(path)
+    return _nest(path, ((n, r.qid, r.docid, r.rel) for n, r in lines), "judged twice")
 
 
 def read_run(path: StrPath) -> Run:
     """``{qid: {docid: score}}`` from a run file (the rank and tag columns are dropped)."""
-    run: Run = {}
-    for lineno, rec in _run_lines(path):
-        scores = run.setdefault(rec.qid, {})
-        if rec.docid in scores:
-            raise UsageError(
-                f"{os.fspath(path)}:{lineno}: document {rec.docid!r} retrieved twice "
-                f"for query {rec.qid!r}"
-            )
-        scores[rec.docid] = rec.score
-    return run
+    lines = _run_lines(path)
+    return _nest(path, ((n, r.qid, r.docid, r.score) for n, r in lines), "retrieved twice")
 
 
 def _check_token(kind: str, what: str, value: str) -> None:
@@ -214,4 +216,3 @@ def write_qrels(path: StrPath, qrels: Mapping[str, Mapping[str, int]]) -> None:
             _check_token("qrels", "document id", docid)
             lines.append(f"{qid} 0 {docid} {int(rel)}\n")
     atomic_write_text(Path(path), "".join(lines))
-

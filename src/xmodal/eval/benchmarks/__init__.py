@@ -43,7 +43,7 @@ Modality = Literal["image", "text"]
 _MODALITIES: tuple[Modality, ...] = ("image", "text")
 
 PrepareFn = Callable[..., "BenchmarkLayout"]
-"""``prepare(out: Path, *, progress: bool = True, **options) -> BenchmarkLayout``"""
+"""``prepare(out: Path, *, progress: ProgressFactory | None, **options) -> BenchmarkLayout``"""
 
 # Imported on first use, so that importing this package stays cheap and the built-ins can
 # import the records defined here without a cycle.
@@ -237,7 +237,6 @@ def load_layout(root: str | os.PathLike[str]) -> BenchmarkLayout:
 # --- helpers shared by the built-ins ----------------------------------------------------
 
 
-
 def write_queries(path: Path, queries: Iterable[tuple[str, str]]) -> int:
     """Write ``qid<TAB>query`` lines atomically; returns how many were written."""
     lines: list[str] = []
@@ -265,11 +264,13 @@ def write_task(
     metric: str,
     query_modality: Modality,
     target_modality: Modality,
-    documents: tuple[Path, ...],
+    documents: tuple[Path, ...] | None = None,
 ) -> Task:
     """Write ``queries/NAME.tsv`` and ``qrels/NAME.qrels`` under ``root``; returns the task.
 
-    Image queries get ``exclude_query_item``: their picture is in the collection too.
+    ``documents`` defaults to the benchmark's ``images/`` or ``texts/`` folder, whichever
+    holds the target modality. Image queries get ``exclude_query_item``: their picture is
+    in the collection too.
     """
     missing = [qid for qid, _ in queries if not qrels.get(qid)]
     if missing:
@@ -288,33 +289,9 @@ def write_task(
         metric=metric,
         query_modality=query_modality,
         target_modality=target_modality,
-        documents=documents,
+        documents=documents if documents is not None else (root / f"{target_modality}s",),
         exclude_query_item=query_modality == "image",
         num_queries=len(queries),
-    )
-
-
-def write_modal_task(
-    root: Path,
-    name: str,
-    queries: list[tuple[str, str]],
-    qrels: dict[str, dict[str, int]],
-    description: str,
-    metric: str,
-    query_modality: Modality,
-    target: Modality,
-) -> Task:
-    """A task whose documents are the benchmark's ``images/`` or ``texts/`` folder."""
-    return write_task(
-        root,
-        name,
-        queries,
-        qrels,
-        description=description,
-        metric=metric,
-        query_modality=query_modality,
-        target_modality=target,
-        documents=(root / f"{target}s",),
     )
 
 

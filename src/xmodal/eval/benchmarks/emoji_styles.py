@@ -12,6 +12,7 @@ are built by the ``openmoji`` benchmark's own code.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,82 +29,64 @@ from xmodal.eval.benchmarks import (
     write_manifest,
 )
 from xmodal.eval.benchmarks import openmoji as bom
+from xmodal.eval.benchmarks.options import doc, make_options
+from xmodal.progress import ProgressFactory
 
 NAME = "emoji-styles"
 
 
+@dataclass(frozen=True, slots=True)
+class EmojiStylesOptions(bom.SplitOptions):
+    """What ``bench prepare emoji-styles`` takes."""
+
+    style: str = field(default="twemoji", metadata=doc("drawing style: twemoji or openmoji-black"))
+    style_extracted: Path | None = field(
+        default=None,
+        metadata=doc("an unpacked package of the style (Twemoji), instead of fetching"),
+    )
+
+
 def prepare(
-    out: Path,
-    *,
-    style: str = "twemoji",
-    split: str = "test",
-    seed: int = 0,
-    size: int = 96,
-    limit: int | None = None,
-    progress: bool = True,
-    include_skin_tones: bool = False,
-    extracted: Path | None = None,
-    style_extracted: Path | None = None,
+    out: Path, *, progress: ProgressFactory | None = None, **options: Any
 ) -> BenchmarkLayout:
     """Prepare the ``style`` drawings of OpenMoji's ``split`` in ``out`` (replacing it).
 
-    ``limit`` keeps the first N concepts of the split that the style draws. ``extracted``
-    is an unpacked OpenMoji package and ``style_extracted`` an unpacked style package
-    (Twemoji), used instead of fetching them.
+    ``options`` are the fields of :class:`EmojiStylesOptions`. ``limit`` keeps the first N
+    concepts of the split that the style draws. ``extracted`` is an unpacked OpenMoji
+    package and ``style_extracted`` an unpacked style package (Twemoji), used instead of
+    fetching them.
     """
+    opts = make_options(EmojiStylesOptions, options, benchmark=NAME)
+    style, split = opts.style, opts.split
     chosen_style = styles.get_style(style)
-    bom.check_split(split, limit)
-    source = extracted if extracted is not None else om.fetch()
+    bom.check_split(split, opts.limit)
+    source = opts.extracted if opts.extracted is not None else om.fetch()
+    style_extracted = opts.style_extracted
     if style == "twemoji" and style_extracted is None:
         style_extracted = tw.fetch()
-    parts = bom.load_split(source, split, seed)
+    parts = bom.load_split(source, split, opts.seed)
 
-    drawn = _drawn_hexcodes(
-        style,
-        bom.members(parts[split], include_skin_tones),
-        source,
-        style_extracted,
-    )
-    covered = [
-        c
-        for c in parts[split]
-        if any(e.hexcode in drawn for e in bom.members([c], include_skin_tones))
-    ]
-    chosen = covered[:limit] if limit is not None else covered
+    covered = _covered(opts, parts[split], source, style_extracted)
+    chosen = covered[: opts.limit] if opts.limit is not None else covered
     if not chosen:
         raise XmodalError(f"the {style} style draws none of the {split} split's concepts")
-
-    package = chosen_style.package
-    params: dict[str, Any] = {
-        "style": style,
-        "style_package": package.name,
-        "style_version": package.version,
-        "style_sha256": _source_sha256(style_extracted or source),
-        "openmoji_version": om.VERSION,
-        "split": split,
-        "seed": seed,
-        "size": size,
-        "limit": limit,
-        "include_skin_tones": include_skin_tones,
-        "split_concepts": len(parts[split]),
-        "covered_concepts": len(covered),
-        "coverage": round(len(covered) / len(parts[split]), 4) if parts[split] else 0.0,
-        "attribution": chosen_style.attribution,
-    }
+    params = _params(
+        opts, chosen_style, _source_sha256(style_extracted or source), len(parts[split]), covered
+    )
 
     def render(emojis: Sequence[om.Emoji], render_dir: Path) -> None:
         styles.render_style(
             style,
             emojis,
             render_dir,
-            size,
+            opts.size,
             openmoji_extracted=source,
             style_extracted=style_extracted,
             progress=progress,
         )
 
     with Staging(out) as root:
-        bom.write_splits(root / bom.SPLITS_FILE, parts, seed)
+        bom.write_splits(root / bom.SPLITS_FILE, parts, opts.seed)
         layout = bom.build(
             root,
             chosen,
@@ -119,6 +102,48 @@ def prepare(
         )
         write_manifest(layout)
     return load_layout(out)
+
+
+def _covered(
+    opts: EmojiStylesOptions,
+    concepts: Sequence[bom.Concept],
+    source: Path,
+    style_extracted: Path | None,
+) -> list[bom.Concept]:
+    """The concepts of which the style draws at least one member."""
+    members = bom.members(concepts, opts.include_skin_tones)
+    drawn = _drawn_hexcodes(opts.style, members, source, style_extracted)
+    return [
+        c
+        for c in concepts
+        if any(e.hexcode in drawn for e in bom.members([c], opts.include_skin_tones))
+    ]
+
+
+def _params(
+    opts: EmojiStylesOptions,
+    chosen_style: styles.Style,
+    sha256: str | None,
+    split_concepts: int,
+    covered: Sequence[bom.Concept],
+) -> dict[str, Any]:
+    package = chosen_style.package
+    return {
+        "style": opts.style,
+        "style_package": package.name,
+        "style_version": package.version,
+        "style_sha256": sha256,
+        "openmoji_version": om.VERSION,
+        "split": opts.split,
+        "seed": opts.seed,
+        "size": opts.size,
+        "limit": opts.limit,
+        "include_skin_tones": opts.include_skin_tones,
+        "split_concepts": split_concepts,
+        "covered_concepts": len(covered),
+        "coverage": round(len(covered) / split_concepts, 4) if split_concepts else 0.0,
+        "attribution": chosen_style.attribution,
+    }
 
 
 def _drawn_hexcodes(

@@ -28,8 +28,8 @@ import json
 import os
 import random
 import shutil
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,10 @@ from xmodal.eval.benchmarks import (
     load_layout,
     register_benchmark,
     write_manifest,
-    write_modal_task,
+    write_task,
 )
+from xmodal.eval.benchmarks.options import doc, make_options
+from xmodal.progress import ProgressFactory
 
 NAME = "openmoji"
 SPLITS = ("train", "val", "test")
@@ -127,46 +129,67 @@ def read_splits(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     return {name: list(raw["hexcodes"][name]) for name in SPLITS}
 
 
-def prepare(
-    out: Path,
-    *,
-    split: str = "test",
-    seed: int = 0,
-    size: int = 96,
-    limit: int | None = None,
-    progress: bool = True,
-    include_skin_tones: bool = False,
-    extracted: Path | None = None,
-    oracle_captions: bool = False,
-) -> BenchmarkLayout:
-    """Prepare the OpenMoji benchmark for ``split`` in ``out`` (replacing an earlier one).
+@dataclass(frozen=True, slots=True)
+class SplitOptions:
+    """Options of every benchmark built on OpenMoji's concept split."""
 
-    ``limit`` keeps the first N concepts of the split, for quick runs. ``extracted`` uses an
-    unpacked OpenMoji package instead of :func:`xmodal.datasets.openmoji.fetch`.
-    ``oracle_captions`` gives every drawing a sidecar holding its caption and tags: the
-    answer key itself, for an upper-bound ("oracle") baseline that reads it.
+    split: str = field(default="test", metadata=doc("which split: train, val or test"))
+    seed: int = field(
+        default=0, metadata=doc("seed of the concept split and of the file numbering")
+    )
+    size: int = field(default=96, metadata=doc("image side in pixels"))
+    limit: int | None = field(default=None, metadata=doc("at most this many concepts"))
+    include_skin_tones: bool = field(
+        default=False, metadata=doc("add the skin-tone variants of each emoji")
+    )
+    extracted: Path | None = field(
+        default=None, metadata=doc("an unpacked OpenMoji package, instead of fetching")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenMojiOptions(SplitOptions):
+    """What ``bench prepare openmoji`` takes."""
+
+    oracle_captions: bool = field(
+        default=False,
+        metadata=doc("give each drawing its caption as a sidecar (an upper-bound baseline)"),
+    )
+
+
+def prepare(
+    out: Path, *, progress: ProgressFactory | None = None, **options: Any
+) -> BenchmarkLayout:
+    """Prepare the OpenMoji benchmark for a split in ``out`` (replacing an earlier one).
+
+    ``options`` are the fields of :class:`OpenMojiOptions`. ``limit`` keeps the first N
+    concepts of the split, for quick runs. ``extracted`` uses an unpacked OpenMoji package
+    instead of :func:`xmodal.datasets.openmoji.fetch`. ``oracle_captions`` gives every
+    drawing a sidecar holding its caption and tags: the answer key itself, for an
+    upper-bound ("oracle") baseline that reads it.
     """
-    check_split(split, limit)
-    source = extracted if extracted is not None else om.fetch()
-    parts = load_split(source, split, seed)
-    chosen = parts[split][:limit] if limit is not None else parts[split]
+    opts = make_options(OpenMojiOptions, options, benchmark=NAME)
+    check_split(opts.split, opts.limit)
+    source = opts.extracted if opts.extracted is not None else om.fetch()
+    parts = load_split(source, opts.split, opts.seed)
+    chosen = parts[opts.split][: opts.limit] if opts.limit is not None else parts[opts.split]
 
     params = {
         "openmoji_version": om.VERSION,
-        "split": split,
-        "seed": seed,
-        "size": size,
-        "limit": limit,
-        "include_skin_tones": include_skin_tones,
-        "oracle_captions": oracle_captions,
+        "split": opts.split,
+        "seed": opts.seed,
+        "size": opts.size,
+        "limit": opts.limit,
+        "include_skin_tones": opts.include_skin_tones,
+        "oracle_captions": opts.oracle_captions,
     }
 
     def render(emojis: Sequence[om.Emoji], render_dir: Path) -> None:
-        om.rasterise(emojis, source, render_dir, size, sidecars=False, progress=progress)
+        om.rasterise(emojis, source, render_dir, opts.size, sidecars=False, progress=progress)
 
-    oracle = " - ORACLE: every drawing carries its caption" if oracle_captions else ""
+    oracle = " - ORACLE: every drawing carries its caption" if opts.oracle_captions else ""
     with Staging(out) as root:
-        write_splits(root / SPLITS_FILE, parts, seed)
+        write_splits(root / SPLITS_FILE, parts, opts.seed)
         layout = build(
             root,
             chosen,
@@ -232,38 +255,18 @@ def members(chosen: Sequence[Concept], include_skin_tones: bool) -> list[om.Emoj
     return [e for e in emojis if _text_document(e).strip()]
 
 
-def build(
+def _write_documents(
     root: Path,
-    chosen: Sequence[Concept],
-    render: Callable[[Sequence[om.Emoji], Path], object],
-    params: dict[str, Any],
-    *,
-    name: str,
-    description: str,
-    attribution: str,
-    counts: dict[str, int] | None = None,
-) -> BenchmarkLayout:
-    """Write the images, texts and tasks of ``chosen`` into ``root``; returns the layout.
-
-    ``render(emojis, folder)`` draws each emoji it can to
-    :func:`xmodal.datasets.openmoji.image_path` under ``folder``, in whatever style; the
-    emojis it leaves out are left out of the benchmark. ``params`` needs ``seed`` and
-    ``include_skin_tones``; ``counts`` adds to the counts of concepts, images and texts.
-    """
+    rendered: Sequence[om.Emoji],
+    render_dir: Path,
+    concept_of: Mapping[str, Concept],
+    params: Mapping[str, Any],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Move each drawing into ``images/`` and write its text document and ``items.json``;
+    returns each hexcode's image and text paths, relative to ``root``."""
     seed: int = params["seed"]
-    include_skin_tones: bool = params["include_skin_tones"]
-    emojis = members(chosen, include_skin_tones)
-    concept_of = {e.hexcode: c for c in chosen for e in (*c.bases, *c.variants)}
-
-    render_dir = root / ".render"
-    render(emojis, render_dir)
-    rendered = [e for e in emojis if om.image_path(e, render_dir).is_file()]
-    if not rendered:
-        raise XmodalError(f"{name}: no drawing of the split could be rendered")
-
-    images_dir, texts_dir = root / "images", root / "texts"
-    images_dir.mkdir()
-    texts_dir.mkdir()
+    (root / "images").mkdir()
+    (root / "texts").mkdir()
     names = random.Random(f"openmoji-names-{seed}")
     image_numbers = _numbering(len(rendered), names)
     text_numbers = _numbering(len(rendered), names)
@@ -295,11 +298,17 @@ def build(
                 "text": text_rel,
             }
         )
-    shutil.rmtree(render_dir)
-    atomic_write_text(root / "ATTRIBUTION.txt", attribution)
     items.sort(key=lambda it: it["image"])
     atomic_write_text(root / ITEMS_FILE, json.dumps(items, indent=1, ensure_ascii=False) + "\n")
+    return image_of, text_of
 
+
+def _tasks(
+    root: Path,
+    rendered: Sequence[om.Emoji],
+    image_of: dict[str, str],
+    text_of: dict[str, str],
+) -> list[Task]:
     variants_of: dict[str, list[om.Emoji]] = {}
     for e in rendered:
         if e.skintone:
@@ -314,7 +323,7 @@ def build(
         }
 
     bases = [e for e in rendered if not e.skintone]
-    tasks = [
+    return [
         _text_task(
             root,
             "t2i",
@@ -332,11 +341,44 @@ def build(
         _i2t_task(root, rendered, image_of, text_of),
         _category_task(root, rendered, image_of),
     ]
+
+
+def build(
+    root: Path,
+    chosen: Sequence[Concept],
+    render: Callable[[Sequence[om.Emoji], Path], object],
+    params: dict[str, Any],
+    *,
+    name: str,
+    description: str,
+    attribution: str,
+    counts: dict[str, int] | None = None,
+) -> BenchmarkLayout:
+    """Write the images, texts and tasks of ``chosen`` into ``root``; returns the layout.
+
+    ``render(emojis, folder)`` draws each emoji it can to
+    :func:`xmodal.datasets.openmoji.image_path` under ``folder``, in whatever style; the
+    emojis it leaves out are left out of the benchmark. ``params`` needs ``seed`` and
+    ``include_skin_tones``; ``counts`` adds to the counts of concepts, images and texts.
+    """
+    emojis = members(chosen, params["include_skin_tones"])
+    concept_of = {e.hexcode: c for c in chosen for e in (*c.bases, *c.variants)}
+
+    render_dir = root / ".render"
+    render(emojis, render_dir)
+    rendered = [e for e in emojis if om.image_path(e, render_dir).is_file()]
+    if not rendered:
+        raise XmodalError(f"{name}: no drawing of the split could be rendered")
+
+    image_of, text_of = _write_documents(root, rendered, render_dir, concept_of, params)
+    shutil.rmtree(render_dir)
+    atomic_write_text(root / "ATTRIBUTION.txt", attribution)
+
     return BenchmarkLayout(
         name=name,
         root=root,
-        documents=(images_dir, texts_dir),
-        tasks=tuple(tasks),
+        documents=(root / "images", root / "texts"),
+        tasks=tuple(_tasks(root, rendered, image_of, text_of)),
         description=description,
         params=params,
         counts={
@@ -346,9 +388,6 @@ def build(
             **(counts or {}),
         },
     )
-
-
-_write_task = write_modal_task
 
 
 def _text_task(
@@ -368,7 +407,7 @@ def _text_task(
         qid = f"{name}-{n:05d}"
         queries.append((qid, text))
         qrels[qid] = images_for(emojis)
-    return _write_task(
+    return write_task(
         root,
         name,
         queries,
@@ -376,7 +415,7 @@ def _text_task(
         description=description,
         metric="recall@10",
         query_modality="text",
-        target="image",
+        target_modality="image",
     )
 
 
@@ -396,7 +435,7 @@ def _i2t_task(
         qid = f"i2t-{n:05d}"
         queries.append((qid, image_query(image_of[e.hexcode])))
         qrels[qid] = {t: 1 for t in same_text[_norm(_text_document(e))]}
-    return _write_task(
+    return write_task(
         root,
         "i2t",
         queries,
@@ -404,7 +443,7 @@ def _i2t_task(
         description="drawing → its caption-and-tags document",
         metric="recall@10",
         query_modality="image",
-        target="text",
+        target_modality="text",
     )
 
 
@@ -425,7 +464,7 @@ def _category_task(root: Path, rendered: Sequence[om.Emoji], image_of: dict[str,
         qid = f"category-{n:05d}"
         queries.append((qid, image_query(own)))
         qrels[qid] = {p: 1 for p in sorted(others)}
-    return _write_task(
+    return write_task(
         root,
         "category",
         queries,
@@ -433,7 +472,7 @@ def _category_task(root: Path, rendered: Sequence[om.Emoji], image_of: dict[str,
         description="drawing → the other drawings of its OpenMoji subgroup",
         metric="map",
         query_modality="image",
-        target="image",
+        target_modality="image",
     )
 
 
