@@ -475,6 +475,7 @@ def cmd_models_fit(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from xmodal.learn.train import TrainConfig, train
+    from xmodal.progress import progress_bar
 
     options: dict[str, Any] = {
         "train_data": args.data,
@@ -505,7 +506,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except TypeError as e:
         return _fail(f"bad training option: {e}")
     config.validate()
-    result = train(config)
+    result = train(config, None if args.json else progress_bar)
     summary = {
         "out": str(result.out),
         "method": result.method,
