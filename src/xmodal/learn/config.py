@@ -106,7 +106,8 @@ class RunConfig:
     device: str = "auto"
     #: where frozen features are cached; default ``$XMODAL_CACHE/features``
     cache_dir: str | None = None
-    #: per-epoch lines on stderr
+    #: per-epoch lines and the balance report on stderr, and the progress of fetching the
+    #: extra styles' drawings (bars of the run's own steps come from ``train``'s caller)
     progress: bool = True
     #: the command line that started the run, recorded in ``config.json``
     command: str | None = None

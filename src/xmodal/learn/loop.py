@@ -58,10 +58,11 @@ def resolve_device(device: str) -> str:
 
 def _arch(config: TrainConfig, method: Method, p: Prepared) -> dict[str, Any]:
     from xmodal.learn.models import CnnConfig, FusionConfig, HeadConfig
+    from xmodal.learn.models.heads import HeadKind
 
     m = config.model
     assert p.y_train is not None
-    head: Any = "linear" if m.head == "linear" else "mlp"
+    head: HeadKind = "linear" if m.head == "linear" else "mlp"
     image: dict[str, Any]
     if method.fusion is not None:
         assert p.x_train is not None and p.a_train is not None
