@@ -13,15 +13,7 @@ import torch.nn.functional as F
 from helpers import draw_image
 from xmodal.errors import UsageError
 from xmodal.learn import baselines as bl
-from xmodal.learn.data import (
-    BalancedBatchSampler,
-    balance_report,
-    format_balance_report,
-    load_manifest,
-    load_openmoji,
-    load_pairs,
-    shuffled_batches,
-)
+from xmodal.learn.data import load_manifest, load_openmoji, load_pairs
 from xmodal.learn.losses import (
     InfoNCELoss,
     LearnableTemperature,
@@ -41,6 +33,12 @@ from xmodal.learn.models import (
     ProjectionHead,
     images_to_tensor,
     parameter_bytes,
+)
+from xmodal.learn.sampling import (
+    BalancedBatchSampler,
+    balance_report,
+    format_balance_report,
+    shuffled_batches,
 )
 
 

@@ -51,7 +51,7 @@ def _config(folders: dict[str, Path], out: Path, cache: Path, **kw: Any) -> Trai
         "cnn_width": 8,
     }
     base.update(kw)
-    return TrainConfig(**base)
+    return TrainConfig.from_json(base)
 
 
 @pytest.mark.parametrize("kind", ["concat", "sum", "attention"])
@@ -142,21 +142,23 @@ def test_extra_styles_need_an_openmoji_source(tmp_path: Path) -> None:
     manifest = tmp_path / "m.tsv"
     Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
     manifest.write_text("a.png\tsomething\n" * 4)
-    cfg = TrainConfig(
-        train_data=str(manifest),
-        val_data=str(manifest),
-        out=str(tmp_path / "o"),
-        extra_styles=["twemoji"],
-        progress=False,
-        cache_dir=str(tmp_path / "c"),
+    cfg = TrainConfig.from_json(
+        {
+            "train_data": str(manifest),
+            "val_data": str(manifest),
+            "out": str(tmp_path / "o"),
+            "extra_styles": ["twemoji"],
+            "progress": False,
+            "cache_dir": str(tmp_path / "c"),
+        }
     )
     with pytest.raises(UsageError, match="OpenMoji folder"):
         train(cfg)
     with pytest.raises(UsageError, match="unknown extra style"):
-        TrainConfig(train_data="x", out="y", extra_styles=["nope"]).validate()
+        TrainConfig.from_json({"train_data": "x", "out": "y", "extra_styles": ["nope"]}).validate()
     # the plain comma list a command line gives without JSON brackets
     plain = TrainConfig.from_json({"train_data": "x", "out": "y", "extra_styles": "twemoji"})
-    assert plain.extra_styles == ["twemoji"]
+    assert plain.data.extra_styles == ["twemoji"]
 
 
 def test_late_fusion_fits_the_weight_that_helps_on_validation() -> None:

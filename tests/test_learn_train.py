@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 import xmodal
-import xmodal.learn.train as tr
+import xmodal.learn.loop as loop
 from helpers import draw_image
 from xmodal.encoders.base import l2_normalize
 from xmodal.encoders.classic import ClassicEncoder
@@ -79,7 +79,7 @@ def _config(pairs: Path, cache: Path, out: Path, **kw: Any) -> TrainConfig:
         "cnn_width": 8,
     }
     base.update(kw)
-    return TrainConfig(**base)
+    return TrainConfig.from_json(base)
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +167,7 @@ def test_resume_continues_as_if_never_interrupted(
     settings = {"epochs": 4, "patience": 10, "dropout": 0.2}
     whole = train(_config(pairs, cache, tmp_path / "whole", **settings))
 
-    real_save = tr._save_checkpoint
+    real_save = loop.save_checkpoint
     saved: list[int] = []
 
     def save_then_crash(*args: Any, **kwargs: Any) -> None:
@@ -176,10 +176,10 @@ def test_resume_continues_as_if_never_interrupted(
         if len(saved) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(tr, "_save_checkpoint", save_then_crash)
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_crash)
     with pytest.raises(KeyboardInterrupt):
         train(_config(pairs, cache, tmp_path / "split", **settings))
-    monkeypatch.setattr(tr, "_save_checkpoint", real_save)
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
     state = json.loads((tmp_path / "split" / "checkpoint" / "state.json").read_text())
     assert state["epoch"] == 2
 

@@ -81,7 +81,7 @@ def main() -> None:
         out[f"c_{split}"] = d.concept_ids()
         for size in SIZES:
             big = round(size * 1.25) if split == "train" else size
-            out[f"px{size}_{split}"] = pixel_arrays(d, big, a.cache, False, 2 * size)
+            out[f"px{size}_{split}"] = pixel_arrays(d, big, a.cache, None, 2 * size)
     doc = load_openmoji(a.splits / "train", "document")
     out["y_train_document"] = text_features(doc, te, a.cache, "query")
     tags = [", ".join(it.get("tags") or []) or it["annotation"] for it in items["train"]]

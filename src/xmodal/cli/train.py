@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from xmodal.cli.common import Subparsers, end_command, fail, finite, print_json
+from xmodal.progress import progress_bar
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -63,7 +64,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except TypeError as e:
         return fail(f"bad training option: {e}")
     config.validate()
-    result = train(config)
+    result = train(config, None if args.json else progress_bar)
     summary = {
         "out": str(result.out),
         "method": result.method,

@@ -40,6 +40,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from xmodal.jsonsafe import finite_or_none
+
 FloatArray = npt.NDArray[np.float64]
 Values = Sequence[float] | npt.NDArray[np.floating[Any]]
 """Per-query scores: any sequence of floats, or a 1-D numpy array."""
@@ -216,8 +218,7 @@ def _wilcoxon_p(diffs: FloatArray) -> float | None:
             result = wilcoxon(diffs, zero_method="wilcox", alternative="two-sided")
     except ValueError:
         return None
-    p = float(result.pvalue)
-    return p if math.isfinite(p) else None
+    return finite_or_none(float(result.pvalue))
 
 
 def paired_test(

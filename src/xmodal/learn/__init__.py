@@ -1,7 +1,8 @@
 """Learning joint image-text spaces: losses, models, data, training, classical baselines.
 
 The entry point is :func:`xmodal.learn.train.train` with a
-:class:`~xmodal.learn.train.TrainConfig`; a trained model directory is used for indexing
+:class:`~xmodal.learn.config.TrainConfig`; the methods it trains are described in
+:mod:`xmodal.learn.methods`; a trained model directory is used for indexing
 and search as the encoder ``trained:DIR`` (:mod:`xmodal.learn.encoder`). Submodules are
 imported on first use, so ``import xmodal.learn`` loads neither torch nor scikit-learn.
 """
@@ -12,11 +13,11 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "TrainConfig": "xmodal.learn.train",
-    "TrainResult": "xmodal.learn.train",
+    "TrainConfig": "xmodal.learn.config",
+    "TrainResult": "xmodal.learn.result",
     "train": "xmodal.learn.train",
-    "evaluate_model": "xmodal.learn.train",
-    "METHODS": "xmodal.learn.train",
+    "evaluate_model": "xmodal.learn.validate",
+    "METHODS": "xmodal.learn.methods",
     "load_model": "xmodal.learn.encoder",
     "prepare_openmoji_splits": "xmodal.learn.data",
 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from xmodal.atomic import atomic_path
+from xmodal.hashing import sha256_file
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
@@ -50,8 +50,4 @@ def load_numpy_safetensors(path: Path) -> dict[str, np.ndarray]:
 
 
 def file_digest(path: Path, length: int = 16) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:length]
+    return sha256_file(path)[:length]

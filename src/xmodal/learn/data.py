@@ -1,4 +1,5 @@
-"""Paired (image, text) training data: where it comes from, its frozen features, its batches.
+"""Paired (image, text) training data: where it comes from and its frozen features (its
+batches: :mod:`xmodal.learn.sampling`).
 
 Sources:
 
@@ -19,9 +20,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,6 +32,7 @@ from PIL import Image
 from xmodal.encoders.base import Encoder, EncoderSpec, TextRole
 from xmodal.errors import DecodeError, UsageError, XmodalError
 from xmodal.learn._io import atomic_write
+from xmodal.progress import Progress, ProgressFactory
 
 TextField = Literal["annotation", "tags", "document", "mixed"]
 GroupField = Literal["group", "subgroup"]
@@ -216,7 +216,7 @@ def prepare_openmoji_splits(
     seed: int = 0,
     size: int = 96,
     limit: int | None = None,
-    progress: bool = True,
+    progress: ProgressFactory | None = None,
     extracted: Path | None = None,
 ) -> dict[str, Path]:
     """Prepare each of ``splits`` of OpenMoji into ``out/SPLIT`` (the benchmark's concept
@@ -292,24 +292,14 @@ def read_image(path: Path, max_side: int | None = None) -> Image.Image:
     """Decode as indexing decodes (same limits, EXIF rotation, RGB; no larger than
     ``max_side``, the side the encoder asks for), so that a model trains on the pixels the
     collection will show it."""
-    from xmodal.media.image import decode_image
+    from xmodal.media.files import read_image_file
     from xmodal.media.limits import DEFAULT_LIMITS
 
     limits = DEFAULT_LIMITS if max_side is None else replace(DEFAULT_LIMITS, max_side=max_side)
     try:
-        with open(path, "rb") as f:
-            data = f.read(limits.max_file_bytes + 1)
-        return decode_image(data, limits).image
-    except (OSError, DecodeError) as e:
+        return read_image_file(path, limits).image
+    except DecodeError as e:
         raise XmodalError(f"training image {path}: {e}") from None
-
-
-def _batched_progress(total: int, desc: str, progress: bool) -> Any:
-    if not progress:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="item", file=sys.stderr, dynamic_ncols=True)
 
 
 def encoder_input_side(encoder: Encoder) -> int | None:
@@ -322,9 +312,10 @@ def image_features(
     data: PairedData,
     encoder: Encoder,
     cache_dir: Path | None = None,
-    progress: bool = False,
+    progress: ProgressFactory | None = None,
 ) -> np.ndarray:
-    """``(n, dim)`` features of the pairs' images by a frozen ``encoder``, cached."""
+    """``(n, dim)`` features of the pairs' images by a frozen ``encoder``, cached; images
+    embedded are reported to ``progress``."""
     cache = None
     if cache_dir is not None:
         key = feature_cache_key(encoder.spec, file_list_hash(data.images), "image")
@@ -338,7 +329,7 @@ def image_features(
         max(1, encoder.batch_size),
         lambda paths: encoder.encode_images([read_image(p, side) for p in paths]),
         encoder.spec.dim,
-        _batched_progress(len(data), f"{encoder.name} image features", progress),
+        None if progress is None else progress(len(data)),
     )
     if cache is not None:
         _cache_write(cache, x)
@@ -353,7 +344,7 @@ def _embed_in_batches(
     step: int,
     embed: Callable[[list[T]], np.ndarray],
     dim: int,
-    bar: Any,
+    bar: Progress | None,
 ) -> np.ndarray:
     """``embed`` over ``items`` ``step`` at a time, rows stacked as float32."""
     parts: list[np.ndarray] = []
@@ -374,9 +365,10 @@ def text_features(
     encoder: Encoder,
     cache_dir: Path | None = None,
     role: TextRole = "query",
-    progress: bool = False,
+    progress: ProgressFactory | None = None,
 ) -> np.ndarray:
-    """``(n, dim)`` features of the pairs' texts by a frozen ``encoder``, cached.
+    """``(n, dim)`` features of the pairs' texts by a frozen ``encoder``, cached; texts
+    embedded are reported to ``progress``.
 
     ``role`` defaults to ``query``: the captions stand for what a user types to find the
     picture, and role-aware encoders (E5) embed queries differently from documents."""
@@ -393,7 +385,7 @@ def text_features(
         max(1, encoder.batch_size) * 4,
         lambda chunk: encoder.encode_texts(chunk, role=role),
         encoder.spec.dim,
-        _batched_progress(len(texts), f"{encoder.name} text features", progress),
+        None if progress is None else progress(len(texts)),
     )
     if cache is not None:
         _cache_write(cache, x)
@@ -404,11 +396,12 @@ def pixel_arrays(
     data: PairedData,
     size: int,
     cache_dir: Path | None = None,
-    progress: bool = False,
+    progress: ProgressFactory | None = None,
     decode_side: int | None = None,
 ) -> np.ndarray:
     """``(n, size, size, 3)`` uint8 pictures for a CNN, decoded once (no larger than
-    ``decode_side``, as indexing will decode them) and squashed to ``size``."""
+    ``decode_side``, as indexing will decode them) and squashed to ``size``; pictures
+    decoded are reported to ``progress``."""
     cache = None
     if cache_dir is not None:
         ident = f"{file_list_hash(data.images)}\0{size}\0{decode_side}"
@@ -422,7 +415,7 @@ def pixel_arrays(
                     return arr
             except Exception:  # a damaged cache file is rebuilt
                 pass
-    bar = _batched_progress(len(data), "decoding images", progress)
+    bar = None if progress is None else progress(len(data))
     out = np.zeros((len(data), size, size, 3), dtype=np.uint8)
     try:
         for n, p in enumerate(data.images):
@@ -436,111 +429,3 @@ def pixel_arrays(
     if cache is not None:
         _cache_write(cache, out)
     return out
-
-
-# -- batches -------------------------------------------------------------------------------
-
-
-def shuffled_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Every index once per epoch, in random order; a last batch of one is dropped, since a
-    contrastive batch needs at least one negative."""
-    order = rng.permutation(n)
-    batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
-    return [b for b in batches if len(b) >= 2]
-
-
-class BalancedBatchSampler:
-    """Batches that draw categories more evenly than the data holds them.
-
-    Each pair is drawn with probability proportional to ``count(category) ** -power``
-    (``power=1``: every category equally often; ``0``: as in the data); an epoch has as
-    many batches as a plain pass would. Within a batch no pair repeats (a pair twice in one
-    batch would be its own negative), across batches small categories recur.
-    """
-
-    def __init__(self, groups: Sequence[str], batch_size: int, power: float = 1.0) -> None:
-        if batch_size < 2:
-            raise UsageError(f"batch size must be at least 2, got {batch_size}")
-        if not 0.0 <= power <= 1.0:
-            raise UsageError(f"balance power must be within [0, 1], got {power}")
-        self.groups = list(groups)
-        self.batch_size = batch_size
-        self.power = power
-        names, inverse, counts = np.unique(self.groups, return_inverse=True, return_counts=True)
-        self.names = [str(g) for g in names]
-        self._inverse = inverse
-        w = counts[inverse].astype(np.float64) ** -power
-        self.weights = w / w.sum()
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.groups) / self.batch_size)
-
-    def epoch(self, rng: np.random.Generator) -> list[np.ndarray]:
-        n = len(self.groups)
-        size = min(self.batch_size, n)
-        return [rng.choice(n, size=size, replace=False, p=self.weights) for _ in range(len(self))]
-
-    def expected_shares(self) -> dict[str, float]:
-        shares = np.bincount(self._inverse, weights=self.weights, minlength=len(self.names))
-        return {g: float(s) for g, s in zip(self.names, shares, strict=True)}
-
-
-def _effective_count(shares: np.ndarray) -> float:
-    """exp(entropy): how many equally frequent categories would be as diverse."""
-    p = shares[shares > 0]
-    return float(np.exp(-(p * np.log(p)).sum()))
-
-
-def balance_report(
-    groups: Sequence[str], batches: Sequence[np.ndarray] | None = None
-) -> dict[str, Any]:
-    """How categories are represented in the data and in the drawn ``batches`` (one epoch):
-    each category's share, the effective number of categories, the ratio of the largest to
-    the smallest share, and how many distinct pairs an epoch sees."""
-    names, inverse, counts = np.unique(list(groups), return_inverse=True, return_counts=True)
-    data_share = counts / counts.sum()
-    report: dict[str, Any] = {
-        "pairs": len(groups),
-        "categories": len(names),
-        "data": {
-            "effective_categories": _effective_count(data_share),
-            "max_min_ratio": float(data_share.max() / data_share.min()),
-        },
-    }
-    per: dict[str, dict[str, float]] = {
-        str(g): {"count": int(c), "data_share": float(s)}
-        for g, c, s in zip(names, counts, data_share, strict=True)
-    }
-    if batches:
-        drawn = np.concatenate([np.asarray(b) for b in batches])
-        drawn_counts = np.bincount(inverse[drawn], minlength=len(names))
-        drawn_share = drawn_counts / drawn_counts.sum()
-        for g, s in zip(names, drawn_share, strict=True):
-            per[str(g)]["sampled_share"] = float(s)
-        seen = drawn_share[drawn_share > 0]
-        report["sampled"] = {
-            "effective_categories": _effective_count(drawn_share),
-            "max_min_ratio": float(seen.max() / seen.min()) if len(seen) else 0.0,
-            "distinct_pairs_per_epoch": len(np.unique(drawn)),
-            "draws_per_epoch": len(drawn),
-        }
-    report["per_category"] = per
-    return report
-
-
-def format_balance_report(report: dict[str, Any]) -> str:
-    """A few lines for a terminal."""
-    lines = [f"{report['pairs']} pairs in {report['categories']} categories"]
-    d = report["data"]
-    lines.append(
-        f"  data:    effective categories {d['effective_categories']:.1f}, "
-        f"largest/smallest share {d['max_min_ratio']:.1f}"
-    )
-    s = report.get("sampled")
-    if s:
-        lines.append(
-            f"  sampled: effective categories {s['effective_categories']:.1f}, "
-            f"largest/smallest share {s['max_min_ratio']:.1f}, "
-            f"{s['distinct_pairs_per_epoch']}/{report['pairs']} distinct pairs per epoch"
-        )
-    return "\n".join(lines)

@@ -25,22 +25,13 @@ from PIL import Image
 from xmodal.encoders.base import Encoder, EncoderSpec, TextRole, l2_normalize
 from xmodal.encoders.registry import EncoderInfo, register
 from xmodal.errors import EncoderMismatchError, UsageError, XmodalError
+from xmodal.learn.methods import METHODS
 from xmodal.learn.modeldir import read_model_dir, weights_tag
 from xmodal.records import Modality
 
 if TYPE_CHECKING:
     from xmodal.learn.baselines import FittedBaseline
     from xmodal.learn.models import JointModel
-
-_NEURAL = (
-    "heads-infonce",
-    "heads-triplet",
-    "cnn-infonce",
-    "cnn-triplet",
-    "fusion-concat",
-    "fusion-sum",
-    "fusion-attention",
-)
 
 
 def _frozen(entry: Mapping[str, Any] | None, role: str, root: Path) -> Encoder | None:
@@ -85,15 +76,18 @@ class TrainedModel:
         self._net: JointModel | None = None
         self._baseline: FittedBaseline | None = None
         self._pixel_size = 0
-        if self.method in _NEURAL:
+        method = METHODS.get(self.method)
+        if method is None:
+            raise XmodalError(f"{root}: unknown method {self.method!r}")
+        if method.neural:
             self._net = _build_net(config, arrays, root)
             if self._net.image_takes_pixels:
                 self._pixel_size = int(config["arch"]["image"]["image_size"])
         else:
             from xmodal.learn.baselines import BASELINES, FittedBaseline
 
-            if self.method not in BASELINES:
-                raise XmodalError(f"{root}: unknown method {self.method!r}")
+            # every method METHODS does not train by gradient descent is a baseline's name
+            assert self.method in BASELINES
             self._baseline = FittedBaseline.from_arrays(self.method, arrays)
             if self._baseline.dim != self.dim:
                 raise XmodalError(f"{root}: config.json and weights disagree on the dimension")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from xmodal.eval.curves import RECALL_LEVELS
@@ -14,13 +13,9 @@ from xmodal.eval.report.data import (
     ReportData,
     RunData,
 )
+from xmodal.jsonsafe import finite_or_none
 
-
-def _num(value: float | None) -> float | None:
-    """JSON has no infinity: non-finite numbers become null (see the summary's note)."""
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
+_num = finite_or_none
 
 
 def _run_json(run: RunData) -> dict[str, Any]:
