@@ -32,6 +32,11 @@ def add_parser(sub: Subparsers) -> None:
     )
     bl = add_command(bsub, "list", "the built-in benchmarks", ("xmodal bench list",))
     end_command(bl, cmd_bench_list)
+    _add_prepare(bsub)
+    _add_run(bsub)
+
+
+def _add_prepare(bsub: Subparsers) -> None:
     bp = add_command(
         bsub,
         "prepare",
@@ -58,6 +63,9 @@ def add_parser(sub: Subparsers) -> None:
         help="openmoji: give each drawing its caption as a sidecar (an upper-bound baseline)",
     )
     end_command(bp, cmd_bench_prepare)
+
+
+def _add_run(bsub: Subparsers) -> None:
     br = add_command(
         bsub,
         "run",
