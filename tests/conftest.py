@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from helpers import draw_image
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The default collection lives in the user's data folder; a test run must neither read a real
+# one nor leave one behind, so it points at a folder that does not exist.
+os.environ["XMODAL_DB"] = os.path.join(tempfile.mkdtemp(prefix="xmodal-tests-"), "default")
 
 
 @pytest.fixture

@@ -6,26 +6,18 @@ contact sheet. Every text→image hit is found through the model's image tower."
 from __future__ import annotations
 
 import os
-import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
-
-from xmodal.atomic import atomic_file
 from xmodal.collection import Collection
-from xmodal.errors import DecodeError
+from xmodal.contact_sheet import queries_sheet
 from xmodal.ingest.pipeline import IndexOptions
-from xmodal.media.image import decode_image
-from xmodal.media.limits import DecodeLimits
 from xmodal.progress import progress_bar
-from xmodal.records import Modality, SearchHit
+from xmodal.records import SearchHit
 
-_THUMB = 96
 _EXCLUDES = ("ATTRIBUTION.txt",)
 #: pictures and queries meet in the space of the shipped model, nothing else
 DEMO_MODELS = ("emoji-small",)
-_LABEL_W = 220
 _IMAGE_QUERY_HEX = "1F431"  # cat face: a picture that should find other cats
 
 
@@ -43,51 +35,6 @@ def _unseen_hexcodes() -> set[str]:
 
     parts = split_concepts(concepts(load_emojis(fetch(), include_skin_tones=True)))
     return {h for split in ("val", "test") for c in parts[split] for h in c.hexcodes}
-
-
-def _text_tile(text: str) -> Image.Image:
-    tile = Image.new("RGB", (_THUMB, _THUMB), (245, 245, 235))
-    draw = ImageDraw.Draw(tile)
-    font = ImageFont.load_default()
-    lines = textwrap.wrap(" ".join(text.split()), width=14)[:7]
-    draw.multiline_text((4, 4), "\n".join(lines), fill=(40, 40, 40), font=font, spacing=2)
-    return tile
-
-
-def _tile(hit: SearchHit) -> Image.Image:
-    if hit.modality is Modality.IMAGE:
-        try:
-            with open(hit.path, "rb") as f:
-                rgb = decode_image(f.read(), DecodeLimits(max_side=_THUMB)).image
-            tile = Image.new("RGB", (_THUMB, _THUMB), (255, 255, 255))
-            tile.paste(rgb, ((_THUMB - rgb.width) // 2, (_THUMB - rgb.height) // 2))
-            return tile
-        except (OSError, DecodeError):
-            pass
-    return _text_tile(hit.text or os.path.basename(hit.path))
-
-
-def contact_sheet(rows: Sequence[tuple[str, Sequence[SearchHit]]], out: Path) -> Path:
-    """One row per query: the query on the left, its results' thumbnails in rank order."""
-    k = max((len(h) for _, h in rows), default=1)
-    pad = 6
-    sheet = Image.new(
-        "RGB", (_LABEL_W + k * (_THUMB + pad) + pad, len(rows) * (_THUMB + 2 * pad)), "white"
-    )
-    draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default()
-    for r, (label, hits) in enumerate(rows):
-        y = r * (_THUMB + 2 * pad) + pad
-        draw.multiline_text(
-            (pad, y + 4), "\n".join(textwrap.wrap(label, 30)[:6]), fill="black", font=font
-        )
-        for c, hit in enumerate(hits):
-            x = _LABEL_W + c * (_THUMB + pad)
-            sheet.paste(_tile(hit), (x, y))
-            draw.rectangle((x, y, x + _THUMB - 1, y + _THUMB - 1), outline=(200, 200, 200))
-    with atomic_file(out) as f:
-        sheet.save(f, "PNG")
-    return out
 
 
 def run_demo(
@@ -135,6 +82,6 @@ def run_demo(
                 mark = "  (concept never trained on)" if hexcode in unseen else ""
                 name = os.path.basename(h.path)
                 print(f"  {rank}. {h.score:.4f}  {name}  is: {caption}{mark}")
-        sheet = contact_sheet(rows, db_dir / "demo-results.png")
+        sheet = queries_sheet(rows, db_dir / "demo-results.png")
     print(f"\ncontact sheet of these results: {sheet}")
     return 0

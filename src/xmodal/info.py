@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,16 @@ class CollectionInfo:
     by_modality: Mapping[str, int]
     spaces: Mapping[str, SpaceInfo]
     problems: tuple[str, ...] | None = None
+    #: what the collection is indexed with, in order: encoders and text extractors
+    encoders: tuple[str, ...] = ()
+    #: the encoders that give no space of their own but read text out of items (``ocr``)
+    extractors: tuple[str, ...] = ()
+    #: bytes of every file in the collection's folder
+    size_bytes: int = 0
+
+    @property
+    def ocr(self) -> bool:
+        return "ocr" in self.extractors
 
     @property
     def items(self) -> int:
@@ -38,12 +49,31 @@ class CollectionInfo:
             "by_modality": dict(self.by_modality),
             "spaces": {n: {"encoder": s.encoder, "dim": s.dim} for n, s in self.spaces.items()},
             "problems": None if self.problems is None else list(self.problems),
+            "encoders": list(self.encoders),
+            "extractors": list(self.extractors),
+            "ocr": self.ocr,
+            "size_bytes": self.size_bytes,
         }
+
+
+def folder_size(root: Path) -> int:
+    """Bytes of the files under ``root``, links not followed; files that vanish meanwhile
+    (a snapshot being replaced) are not counted."""
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+    return total
 
 
 def collection_info(col: Collection, check: bool = False) -> CollectionInfo:
     """Count ``col``'s items by modality (in order of first appearance by path), list its
-    spaces, and with ``check`` verify that its items, segments and vectors agree."""
+    spaces, the extractors it reads text with (every encoder it records that has no space)
+    and its size on disk, and with ``check`` verify that its items, segments and vectors
+    agree."""
     counts: dict[str, int] = {}
     for item in col:
         counts[str(item.modality)] = counts.get(str(item.modality), 0) + 1
@@ -52,4 +82,8 @@ def collection_info(col: Collection, check: bool = False) -> CollectionInfo:
         for name, rec in col.store.spaces().items()
     }
     problems = tuple(col.store.check_consistency()) if check else None
-    return CollectionInfo(col.root, counts, spaces, problems)
+    encoders = tuple(col.encoder_names())
+    extractors = tuple(n for n in encoders if n not in spaces)
+    return CollectionInfo(
+        col.root, counts, spaces, problems, encoders, extractors, folder_size(col.root)
+    )

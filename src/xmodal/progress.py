@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TextIO
 
 
 class Progress(Protocol):
@@ -16,10 +17,36 @@ class Progress(Protocol):
 ProgressFactory = Callable[[int], Progress]
 
 
+class SilentProgress:
+    """A progress that shows nothing, for output that goes to a file or a pipe."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def bars_wanted(stream: TextIO | None = None) -> bool:
+    """Whether to draw bars on ``stream`` (stderr): on a terminal, unless ``XMODAL_PROGRESS``
+    says otherwise (``1`` forces bars, ``0`` turns them off)."""
+    forced = os.environ.get("XMODAL_PROGRESS", "")
+    if forced:
+        return forced != "0"
+    stream = sys.stderr if stream is None else stream
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # closed or not a real stream
+        return False
+
+
 def progress_bar(desc: str, unit: str = "file") -> ProgressFactory:
-    """A factory of terminal progress bars on stderr, for clients that want one."""
+    """A factory of terminal progress bars on stderr, for clients that want one; silent when
+    stderr is not a terminal, so that logs get no carriage-return noise."""
 
     def factory(total: int) -> Progress:
+        if not bars_wanted():
+            return SilentProgress()
         from tqdm import tqdm
 
         return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)

@@ -15,9 +15,19 @@ from xmodal.errors import XmodalError
 #: the command groups in the order ``xmodal --help`` lists them
 COMMANDS = (index, search, items, info, evaluate, bench, models, train, demo)
 
+EPILOG = """examples:
+  xmodal index ~/Pictures          # into the default collection
+  xmodal search "red bicycle"
+  xmodal info"""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="xmodal", description="Cross-modal retrieval: index media, search it.")
+    p = Parser(
+        prog="xmodal",
+        description="Cross-modal retrieval: index media, search it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     from xmodal import __version__
 
     p.add_argument("--version", action="version", version=f"xmodal {__version__}")
@@ -26,7 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="on an error, also print the traceback of its cause (or set XMODAL_DEBUG=1)",
     )
-    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+    sub = p.add_subparsers(
+        dest="command",
+        required=True,
+        parser_class=Parser,
+        title="commands",
+        metavar="COMMAND",
+        help="run `xmodal COMMAND --help` for its options and examples",
+    )
     for command in COMMANDS:
         command.add_parser(sub)
     return p

@@ -5,21 +5,49 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from xmodal.cli.common import Subparsers, add_group, end_command, fail, finite, print_json
+from xmodal.cli.common import (
+    Subparsers,
+    add_command,
+    add_group,
+    end_command,
+    fail,
+    finite,
+    print_json,
+)
 
 _BENCH_COLUMNS = ("recall@1", "recall@5", "recall@10", "mrr", "map", "ndcg@10")
 
 
 def add_parser(sub: Subparsers) -> None:
     bsub = add_group(
-        sub, "bench", help="built-in benchmarks on real and synthetic data", dest="bench_command"
+        sub,
+        "bench",
+        help="built-in benchmarks on real and synthetic data",
+        dest="bench_command",
+        examples=(
+            "xmodal bench list",
+            "xmodal bench prepare scenes --out data/scenes && xmodal bench run --data data/scenes",
+        ),
     )
-    bl = bsub.add_parser("list", help="the built-in benchmarks")
+    bl = add_command(bsub, "list", "the built-in benchmarks", ("xmodal bench list",))
     end_command(bl, cmd_bench_list)
-    bp = bsub.add_parser("prepare", help="build a benchmark's documents, queries and qrels")
+    _add_prepare(bsub)
+    _add_run(bsub)
+
+
+def _add_prepare(bsub: Subparsers) -> None:
+    bp = add_command(
+        bsub,
+        "prepare",
+        "build a benchmark's documents, queries and qrels",
+        (
+            "xmodal bench prepare scenes --out data/scenes --n-images 200",
+            "xmodal bench prepare openmoji --out data/openmoji --split test --limit 500",
+        ),
+    )
     bp.add_argument("name", help="openmoji, emoji-styles or scenes")
-    bp.add_argument("--out", required=True, metavar="DIR")
-    bp.add_argument("--seed", type=int, default=0)
+    bp.add_argument("--out", required=True, metavar="DIR", help="folder to write it into")
+    bp.add_argument("--seed", type=int, default=0, help="seed of any sampling (default 0)")
     bp.add_argument("--size", type=int, help="image side in pixels")
     bp.add_argument("--limit", type=int, help="openmoji: at most this many concepts")
     bp.add_argument("--split", choices=("train", "val", "test"), help="openmoji: which split")
@@ -34,9 +62,21 @@ def add_parser(sub: Subparsers) -> None:
         help="openmoji: give each drawing its caption as a sidecar (an upper-bound baseline)",
     )
     end_command(bp, cmd_bench_prepare)
-    br = bsub.add_parser("run", help="index a prepared benchmark and score every task")
+
+
+def _add_run(bsub: Subparsers) -> None:
+    br = add_command(
+        bsub,
+        "run",
+        "index a prepared benchmark and score every task",
+        (
+            "xmodal bench run --data data/scenes",
+            "xmodal bench run --data data/openmoji --model emoji-small --report reports/",
+            "xmodal bench run --data data/openmoji --baseline random",
+        ),
+    )
     br.add_argument("--data", required=True, metavar="DIR", help="a folder made by prepare")
-    br.add_argument("--db", help="collection folder (default: DIR/db-MODELS)")
+    br.add_argument("--db", metavar="DIR", help="collection folder (default: DIR/db-MODELS)")
     br.add_argument("--model", action="append", help="encoder to index with (repeatable)")
     br.add_argument("--space", help="search only this space")
     br.add_argument("--task", action="append", help="only this task (repeatable)")

@@ -6,19 +6,45 @@ import argparse
 import os
 from typing import Any
 
-from xmodal.cli.common import Subparsers, end_command, fail, finite, print_json
+from xmodal.cli.common import (
+    Subparsers,
+    add_command,
+    add_db,
+    end_command,
+    fail,
+    finite,
+    open_existing,
+    print_json,
+)
 
 
 def add_parser(sub: Subparsers) -> None:
-    me = sub.add_parser("metrics", help="retrieval metrics of a TREC run against qrels")
+    me = add_command(
+        sub,
+        "metrics",
+        "retrieval metrics of a TREC run against qrels",
+        (
+            "xmodal metrics --qrels qrels.txt --run run.txt",
+            "xmodal metrics --qrels qrels.txt --run run.txt -k 1 -k 20 --per-query",
+        ),
+    )
     me.add_argument("--qrels", required=True, help="TREC qrels: qid 0 docid relevance")
     me.add_argument("--run", required=True, help="TREC run: qid Q0 docid rank score tag")
     me.add_argument("-k", type=int, action="append", help="cutoffs (repeatable; default 1 5 10)")
     me.add_argument("--per-query", action="store_true", help="also every query's values")
     end_command(me, cmd_metrics)
 
-    ev = sub.add_parser("eval", help="run labelled queries on a collection and score them")
-    ev.add_argument("--db", required=True)
+    ev = add_command(
+        sub,
+        "eval",
+        "run labelled queries on a collection and score them",
+        (
+            "xmodal eval --queries queries.tsv --qrels qrels.txt",
+            "xmodal eval --db ~/collections/home --queries q.tsv --qrels qrels.txt"
+            " --report out/ --compare classic",
+        ),
+    )
+    add_db(ev)
     ev.add_argument("--queries", required=True, help="TSV: qid<TAB>query (image:PATH = image)")
     ev.add_argument("--qrels", required=True, help="TREC qrels with item ids (see `ids`)")
     ev.add_argument("--run-out", help="write the run here in TREC format")
@@ -55,7 +81,6 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from xmodal.collection import Collection
     from xmodal.eval.metrics import DEFAULT_KS, format_table
     from xmodal.eval.runner import RunOptions, evaluate_collection, read_queries
     from xmodal.eval.trec import read_qrels, write_run
@@ -67,7 +92,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     qrels = read_qrels(args.qrels)
     if args.compare and not args.report:
         return fail("--compare needs --report DIR")
-    with Collection.open(args.db, create=False) as col:
+    with open_existing(args) as col:
         evals = {}
         for model in [args.model, *(args.compare or [])]:
             evals[model or "all spaces"] = evaluate_collection(

@@ -3,17 +3,51 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import os
+import shutil
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from xmodal.cli.common import Subparsers, check_wait, fail, print_json
+from xmodal.cli.common import (
+    Subparsers,
+    add_command,
+    add_db,
+    check_wait,
+    db_path,
+    fail,
+    print_json,
+    warn,
+)
+
+if TYPE_CHECKING:
+    from xmodal.collection import Collection
+    from xmodal.records import IndexReport
+
+EXAMPLES = (
+    "xmodal index ~/Pictures                      # into the default collection",
+    "xmodal index ~/Pictures ~/Documents --db ~/collections/home",
+    "xmodal index ~/Photos --exclude '*.tmp' --model clip:ViT-B-32@laion2b_s34b_b79k",
+)
 
 
 def add_parser(sub: Subparsers) -> None:
-    ix = sub.add_parser("index", help="index or re-index files and folders")
-    ix.add_argument("paths", nargs="+", metavar="PATH")
-    ix.add_argument("--db", required=True, help="collection folder (created if missing)")
-    ix.add_argument("--model", action="append", help="encoder to add (repeatable)")
-    ix.add_argument("--exclude", action="append", metavar="GLOB", help="skip matching paths")
+    ix = add_command(sub, "index", "index or re-index files and folders", EXAMPLES)
+    ix.add_argument("paths", nargs="+", metavar="PATH", help="files and folders to index")
+    add_db(ix, "collection folder, created if missing")
+    ix.add_argument(
+        "--model",
+        action="append",
+        help="encoder to add (repeatable; see `xmodal models list`; default: the collection's"
+        " own, or the best set available offline for a new one)",
+    )
+    ix.add_argument(
+        "--exclude",
+        action="append",
+        metavar="GLOB",
+        help="skip files and folders whose path or name matches (repeatable)",
+    )
     ix.add_argument("--hidden", action="store_true", help="include hidden files and folders")
     ix.add_argument("--workers", type=int, help="decoding threads (default: CPU count)")
     ix.add_argument(
@@ -28,23 +62,67 @@ def add_parser(sub: Subparsers) -> None:
     ix.set_defaults(func=cmd_index)
 
 
-def cmd_index(args: argparse.Namespace) -> int:
+def _missing(paths: Sequence[str]) -> str | None:
+    gone = [p for p in paths if not os.path.lexists(os.path.expanduser(p))]
+    if not gone:
+        return None
+    more = f" (and {len(gone) - 1} more)" if len(gone) > 1 else ""
+    return f"no such file or folder: {gone[0]}{more}"
+
+
+def unmatched_excludes(roots: Sequence[str], patterns: Sequence[str], hidden: bool) -> list[str]:
+    """The exclude patterns that match no file or folder under ``roots`` (as the walk matches
+    them: the whole path or the name); the walk stops once every pattern has matched."""
+    left = list(dict.fromkeys(patterns))
+
+    def matches(path: str, name: str, pattern: str) -> bool:
+        return fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(name, pattern)
+
+    for root in roots:
+        top = os.path.abspath(os.path.expanduser(root))
+        left = [p for p in left if not matches(top, os.path.basename(top), p)]
+        for folder, dirs, files in os.walk(top):
+            if not hidden:
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in dirs + files:
+                path = os.path.join(folder, name)
+                left = [p for p in left if not matches(path, name, p)]
+            if not left:
+                return []
+            # the walk does not go into an excluded folder, so neither does this check
+            dirs[:] = [
+                d for d in dirs if not any(matches(os.path.join(folder, d), d, p) for p in patterns)
+            ]
+    return left
+
+
+def _new_folder(path: str) -> str | None:
+    """The outermost folder that opening a collection at ``path`` would create, if any."""
+    path = os.path.abspath(os.path.expanduser(path))
+    created = None
+    while not os.path.lexists(path):
+        created = path
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return created
+
+
+def _index_new_or_existing(args: argparse.Namespace, db: str) -> tuple[Collection, IndexReport]:
     from xmodal.collection import Collection
-    from xmodal.encoders.registry import info
     from xmodal.ingest.pipeline import IndexOptions
     from xmodal.progress import progress_bar
 
-    check_wait(args.wait)
-    if args.workers is not None and args.workers < 1:
-        return fail("--workers must be 1 or more")
-    for name in args.model or ():
-        info(name)  # an unknown encoder is refused before the collection folder is created
     options = IndexOptions(
         excludes=tuple(args.exclude or ()),
         include_hidden=args.hidden,
         workers=args.workers or 0,
     )
-    with Collection.open(args.db) as col:
+    created = _new_folder(db)
+    col: Collection | None = None
+    try:
+        col = Collection.open(db)
         report = col.index(
             args.paths,
             models=args.model,
@@ -52,6 +130,35 @@ def cmd_index(args: argparse.Namespace) -> int:
             progress=None if (args.quiet or args.json) else progress_bar("indexing"),
             wait=args.wait,
         )
+    except Exception:
+        # a first run that fails leaves nothing behind; an interrupted one keeps what it
+        # committed, so that running it again carries on
+        if col is not None:
+            col.close()
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    col.close()
+    return col, report
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from xmodal.encoders.registry import info
+
+    check_wait(args.wait)
+    if args.workers is not None and args.workers < 1:
+        return fail("--workers must be 1 or more")
+    missing = _missing(args.paths)
+    if missing:
+        return fail(missing)
+    for name in args.model or ():
+        info(name)  # an unknown encoder is refused before the collection folder is created
+    db = db_path(args)
+    for pattern in unmatched_excludes(args.paths, args.exclude or (), args.hidden):
+        warn(f"--exclude {pattern!r} matches nothing under the paths given")
+    if args.db is None and not args.json:
+        print(f"collection: {db}", file=sys.stderr)
+    col, report = _index_new_or_existing(args, db)
     if args.json:
         print_json(report.to_json())
         return 0

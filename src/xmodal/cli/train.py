@@ -8,25 +8,38 @@ import shlex
 import sys
 from typing import Any
 
-from xmodal.cli.common import Subparsers, end_command, fail, finite, print_json
+from xmodal.cli.common import Subparsers, add_command, end_command, fail, finite, print_json
 from xmodal.progress import progress_bar
 
 
 def add_parser(sub: Subparsers) -> None:
-    tr = sub.add_parser("train", help="train a joint image-text model from paired data")
+    tr = add_command(
+        sub,
+        "train",
+        "train a joint image-text model from paired data",
+        (
+            "xmodal train --data data/openmoji --out models/heads",
+            "xmodal train --data pairs.tsv --method cca --dim 64 --out models/cca",
+            "xmodal index ~/Pictures --model trained:models/heads   # then use it",
+        ),
+    )
     tr.add_argument("--data", required=True, help="a prepared OpenMoji split or a manifest TSV")
     tr.add_argument("--method", default="heads-infonce", help="heads-infonce, cca, ... ")
     tr.add_argument("--out", required=True, metavar="DIR", help="model directory to write")
     tr.add_argument("--val", help="validation data (default: a held-out share of --data)")
-    tr.add_argument("--image-encoder", default="classic")
-    tr.add_argument("--text-encoder", default="minilm")
-    tr.add_argument("--epochs", type=int)
-    tr.add_argument("--dim", type=int)
-    tr.add_argument("--batch-size", type=int)
-    tr.add_argument("--lr", type=float)
-    tr.add_argument("--patience", type=int)
+    tr.add_argument(
+        "--image-encoder", default="classic", help="encoder of the image side (default classic)"
+    )
+    tr.add_argument(
+        "--text-encoder", default="minilm", help="encoder of the text side (default minilm)"
+    )
+    tr.add_argument("--epochs", type=int, help="most epochs to train")
+    tr.add_argument("--dim", type=int, help="dimension of the joint space")
+    tr.add_argument("--batch-size", type=int, help="pairs per training step")
+    tr.add_argument("--lr", type=float, help="learning rate")
+    tr.add_argument("--patience", type=int, help="stop after this many epochs without gain")
     tr.add_argument("--device", help="auto, cpu or cuda[:N]")
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     tr.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other option")
     end_command(tr, cmd_train)
