@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from xmodal.cli.common import Subparsers, check_wait, fail, print_json
+
+if TYPE_CHECKING:
+    from xmodal.ingest.commits import IndexInterrupted
+
+#: the shell's status for a command stopped by SIGINT (128 + 2)
+EXIT_INTERRUPTED = 130
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -31,6 +38,7 @@ def add_parser(sub: Subparsers) -> None:
 def cmd_index(args: argparse.Namespace) -> int:
     from xmodal.collection import Collection
     from xmodal.encoders.registry import info
+    from xmodal.ingest.commits import IndexInterrupted
     from xmodal.ingest.pipeline import IndexOptions
     from xmodal.progress import progress_bar
 
@@ -45,13 +53,16 @@ def cmd_index(args: argparse.Namespace) -> int:
         workers=args.workers or 0,
     )
     with Collection.open(args.db) as col:
-        report = col.index(
-            args.paths,
-            models=args.model,
-            options=options,
-            progress=None if (args.quiet or args.json) else progress_bar("indexing"),
-            wait=args.wait,
-        )
+        try:
+            report = col.index(
+                args.paths,
+                models=args.model,
+                options=options,
+                progress=None if (args.quiet or args.json) else progress_bar("indexing"),
+                wait=args.wait,
+            )
+        except IndexInterrupted as stop:
+            return _interrupted(stop, args.json)
     if args.json:
         print_json(report.to_json())
         return 0
@@ -64,3 +75,14 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(f"... and {len(report.skipped) - 20} more skipped (see --json)", file=sys.stderr)
     print(report.summary())
     return 0
+
+
+def _interrupted(stop: IndexInterrupted, as_json: bool) -> int:
+    """Ctrl-C: the committed part stays; say how much, and how to finish."""
+    if as_json:
+        print_json({**stop.report.to_json(), "interrupted": True, "kept": stop.kept})
+    print(
+        f"interrupted: kept {stop.kept} of {stop.total} files; run the same command to finish",
+        file=sys.stderr,
+    )
+    return EXIT_INTERRUPTED
