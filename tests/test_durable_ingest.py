@@ -113,6 +113,9 @@ def test_a_keyword_space_does_not_make_batches_large() -> None:
     sizes = run_sizes(IndexOptions(workers=8), encoders, big)
     assert sizes.batch >= 1 and sizes.workers <= sizes.window
     assert (sizes.batch + sizes.window) * 3 * 1600**2 <= DECODED_BYTES
+    # reading text in pictures is slow: a batch is what the reader takes at once
+    ocr = RapidOcrExtractor()
+    assert run_sizes(IndexOptions(), encoders, big, [ocr]).batch == ocr.batch_size
 
 
 def test_progress_advances_per_encoded_batch_before_any_commit(tmp_path: Path) -> None:

@@ -82,14 +82,24 @@ class RunSizes:
     window: int
 
 
-def run_sizes(options: IndexOptions, encoders: Sequence[Encoder], limits: DecodeLimits) -> RunSizes:
+def run_sizes(
+    options: IndexOptions,
+    encoders: Sequence[Encoder],
+    limits: DecodeLimits,
+    extractors: Sequence[TextExtractor] = (),
+) -> RunSizes:
     """Sizes that hold no more than ``DECODED_BYTES`` of decoded pixels at once."""
     workers = options.workers or max(1, min(8, os.cpu_count() or 1))
     # the worst case of a file: an RGB image at the decode cap
     held = max(2, DECODED_BYTES // (3 * limits.max_side**2))
     # a keyword space analyses one text at a time: its batch size buys nothing here
     wanted = [e.batch_size for e in encoders if info(e.name).space == "vector"]
-    batch = options.batch_size or max(1, min(max(wanted, default=32), held // 2))
+    batch = min(max(wanted, default=32), held // 2)
+    if extractors:
+        # reading text costs far more per image than embedding it: batches of what the
+        # reader takes at once keep the bar moving every few seconds
+        batch = min(batch, max(e.batch_size for e in extractors))
+    batch = options.batch_size or max(1, batch)
     return RunSizes(workers, batch, max(workers, min(batch + 2 * workers, held - batch)))
 
 
@@ -275,7 +285,7 @@ def run_index(
     todo = run.plan([os.path.abspath(r) for r in roots], options)
     run.bar = progress(len(todo)) if progress and todo else None
     try:
-        _drive(run, todo, run_sizes(options, encoders, limits))
+        _drive(run, todo, run_sizes(options, encoders, limits, extractors))
     except KeyboardInterrupt:
         raise run.interrupted() from None
     finally:
