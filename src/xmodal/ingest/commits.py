@@ -20,8 +20,9 @@ from xmodal.store.sqlite import NewItem, Store
 
 #: seconds of work a commit waits for at most
 DEFAULT_COMMIT_EVERY = 3.0
-#: files a commit holds at most, however quickly they come
-COMMIT_MAX_FILES = 256
+#: files a commit holds at most, however quickly they come: a crash loses little, and a
+#: search in another process sees new files soon (a commit of 64 costs milliseconds)
+COMMIT_MAX_FILES = 64
 
 Clock = Callable[[], float]
 
