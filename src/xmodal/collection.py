@@ -16,6 +16,7 @@ from xmodal.encoders.registry import get_encoder, get_extractor, is_extractor
 from xmodal.errors import UnembeddableQueryError, UsageError
 from xmodal.index.base import DEFAULT_INDEX
 from xmodal.index.cache import IndexCache
+from xmodal.ingest.commits import DEFAULT_COMMIT_EVERY
 from xmodal.ingest.pipeline import IndexOptions, decode_limits, run_index
 from xmodal.ingest.prepare import Prepared, prepare
 from xmodal.media.limits import DEFAULT_LIMITS
@@ -101,6 +102,7 @@ class Collection(Closing):
         options: IndexOptions | None = None,
         progress: ProgressFactory | None = None,
         wait: float = 0.0,
+        commit_every: float = DEFAULT_COMMIT_EVERY,
     ) -> IndexReport:
         """Index or re-index ``paths``: new and changed files are embedded, unchanged ones
         skipped without decoding, moved ones keep their vectors, removed ones leave.
@@ -108,6 +110,9 @@ class Collection(Closing):
         ``models`` adds spaces to the collection; by default the collection keeps the
         encoders it was built with, and a new one is built with ``auto`` (the best set
         available offline; ``notes`` says which).
+
+        Work is committed every ``commit_every`` seconds; on Ctrl-C the run commits what it
+        has encoded and raises ``IndexInterrupted``, and the same call again does the rest.
         """
         roots = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in paths]
         with WriteLock(self.root, wait=wait):
@@ -127,10 +132,19 @@ class Collection(Closing):
             for enc in encoders:
                 self.store.ensure_space(enc.spec)
             self.store.set_meta(_ENCODERS_KEY, json.dumps(names))
-            report = run_index(
-                self.store, roots, encoders, options or IndexOptions(), progress, extractors
-            )
-        self.indexes.clear()
+            try:
+                report = run_index(
+                    self.store,
+                    roots,
+                    encoders,
+                    options or IndexOptions(),
+                    progress,
+                    extractors,
+                    commit_every=commit_every,
+                )
+            finally:
+                # an interrupted run has committed part of its work
+                self.indexes.clear()
         return report
 
     def remove(self, paths_or_ids: Sequence[str], wait: float = 0.0) -> int:

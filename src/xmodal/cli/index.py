@@ -23,6 +23,7 @@ from xmodal.cli.common import (
 
 if TYPE_CHECKING:
     from xmodal.collection import Collection
+    from xmodal.ingest.commits import IndexInterrupted
     from xmodal.records import IndexReport
 
 EXAMPLES = (
@@ -30,6 +31,10 @@ EXAMPLES = (
     "xmodal index ~/Pictures ~/Documents --db ~/collections/home",
     "xmodal index ~/Photos --exclude '*.tmp' --model clip:ViT-B-32@laion2b_s34b_b79k",
 )
+
+
+#: the shell's status for a command stopped by SIGINT (128 + 2)
+EXIT_INTERRUPTED = 130
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -111,6 +116,7 @@ def _new_folder(path: str) -> str | None:
 
 def _index_new_or_existing(args: argparse.Namespace, db: str) -> tuple[Collection, IndexReport]:
     from xmodal.collection import Collection
+    from xmodal.ingest.commits import IndexInterrupted
     from xmodal.ingest.pipeline import IndexOptions
     from xmodal.progress import progress_bar
 
@@ -130,9 +136,12 @@ def _index_new_or_existing(args: argparse.Namespace, db: str) -> tuple[Collectio
             progress=None if (args.quiet or args.json) else progress_bar("indexing"),
             wait=args.wait,
         )
+    except IndexInterrupted:
+        if col is not None:
+            col.close()  # what was committed stays: running the command again carries on
+        raise
     except Exception:
-        # a first run that fails leaves nothing behind; an interrupted one keeps what it
-        # committed, so that running it again carries on
+        # a first run that fails leaves nothing behind
         if col is not None:
             col.close()
         if created is not None:
@@ -144,6 +153,7 @@ def _index_new_or_existing(args: argparse.Namespace, db: str) -> tuple[Collectio
 
 def cmd_index(args: argparse.Namespace) -> int:
     from xmodal.encoders.registry import info
+    from xmodal.ingest.commits import IndexInterrupted
 
     check_wait(args.wait)
     if args.workers is not None and args.workers < 1:
@@ -158,7 +168,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         warn(f"--exclude {pattern!r} matches nothing under the paths given")
     if args.db is None and not args.json:
         print(f"collection: {db}", file=sys.stderr)
-    col, report = _index_new_or_existing(args, db)
+    try:
+        col, report = _index_new_or_existing(args, db)
+    except IndexInterrupted as stop:
+        return _interrupted(stop, args.json)
     if args.json:
         print_json(report.to_json())
         return 0
@@ -171,3 +184,14 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(f"... and {len(report.skipped) - 20} more skipped (see --json)", file=sys.stderr)
     print(report.summary())
     return 0
+
+
+def _interrupted(stop: IndexInterrupted, as_json: bool) -> int:
+    """Ctrl-C: the committed part stays; say how much, and how to finish."""
+    if as_json:
+        print_json({**stop.report.to_json(), "interrupted": True, "kept": stop.kept})
+    print(
+        f"interrupted: kept {stop.kept} of {stop.total} files; run the same command to finish",
+        file=sys.stderr,
+    )
+    return EXIT_INTERRUPTED

@@ -2,7 +2,9 @@
 
 Decoding (Pillow, file I/O) and encoding (NumPy, PyTorch) both release the GIL, so threads
 overlap them without copying decoded images between processes. A bounded window of
-in-flight files keeps memory flat however large the collection is.
+window of in-flight files, sized by what the decoded files may weigh, keeps memory flat
+however large the collection and its files are. Small encoder batches keep the progress bar
+moving; commits come every few seconds of work (see ``commits``).
 """
 
 from __future__ import annotations
@@ -14,20 +16,23 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-import numpy as np
-
 from xmodal.encoders.base import Encoder, TextExtractor
-from xmodal.encoders.registry import SpaceKind, info
+from xmodal.encoders.registry import info
 from xmodal.errors import UsageError
+from xmodal.ingest.commits import DEFAULT_COMMIT_EVERY, Clock, Commits, IndexInterrupted
+from xmodal.ingest.encode import TextCache, encode_batch, writer_for
 from xmodal.ingest.prepare import Failed, Prepared, SameContent, prepare
 from xmodal.media.limits import DEFAULT_LIMITS, DecodeLimits
 from xmodal.media.walk import FileRef, walk
 from xmodal.progress import Progress, ProgressFactory
 from xmodal.records import IndexReport, Modality, Skipped
-from xmodal.store.sqlite import NewItem, Store, StoredItem
+from xmodal.store.sqlite import Store, StoredItem
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: what the decoded files waiting for their encoder (in flight or in the batch) may weigh
+DECODED_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +40,8 @@ class IndexOptions:
     excludes: tuple[str, ...] = ()
     include_hidden: bool = False
     workers: int = 0
-    #: items per encoder call and per commit; 0 takes the largest the encoders ask for
+    #: files (or passages) per encoder call; 0 takes the largest a vector space asks for,
+    #: within what the decoded files may weigh (``DECODED_BYTES``)
     batch_size: int = 0
     limits: DecodeLimits = DEFAULT_LIMITS
 
@@ -57,113 +63,6 @@ def _under(path: str, roots: Sequence[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
-def read_text_in_images(batch: Sequence[Prepared], extractors: Sequence[TextExtractor]) -> None:
-    """Add the text found in each image (OCR) to the words attached to it, and keep where it
-    was found in the item's metadata."""
-    for ext in extractors:
-        idx = [n for n, p in enumerate(batch) if p.image is not None]
-        for start in range(0, len(idx), ext.batch_size):
-            chunk = idx[start : start + ext.batch_size]
-            found = ext.extract([im for n in chunk if (im := batch[n].image) is not None])
-            for n, boxes in zip(chunk, found, strict=True):
-                p = batch[n]
-                p.metadata[ext.name] = [
-                    {"text": b.text, "box": [list(pt) for pt in b.box], "score": round(b.score, 4)}
-                    for b in boxes
-                ]
-                words = " ".join(b.text for b in boxes).strip()
-                if words:
-                    p.text = f"{p.text}. {words}" if p.text else words
-                    p.segments[0] = replace(p.segments[0], text=p.text)
-
-
-@dataclass(slots=True)
-class _BatchOutput:
-    """What the spaces make of one batch, per item: vectors by space, terms by segment."""
-
-    vectors: list[dict[str, tuple[list[int], np.ndarray]]]
-    terms: list[dict[int, list[str]]]
-
-
-def _embed(enc: Encoder, batch: Sequence[Prepared], out: _BatchOutput) -> None:
-    """A vector space: an image's pixels if the encoder takes images, else the words of every
-    segment."""
-    if enc.accepts(Modality.IMAGE):
-        idx = [n for n, p in enumerate(batch) if p.image is not None]
-        if idx:
-            imgs = [batch[n].image for n in idx]
-            vecs = enc.encode_images([im for im in imgs if im is not None])
-            for row, n in enumerate(idx):
-                out.vectors[n][enc.name] = ([0], vecs[row : row + 1])
-    if enc.accepts(Modality.TEXT):
-        owners: list[tuple[int, int]] = []
-        texts: list[str] = []
-        for n, p in enumerate(batch):
-            if enc.name in out.vectors[n]:
-                continue
-            for seg in p.segments:
-                if seg.text.strip():
-                    owners.append((n, seg.ordinal))
-                    texts.append(seg.text)
-        if texts:
-            vecs = enc.encode_texts(texts, role="passage")
-            grouped: dict[int, list[int]] = {}
-            for row, (n, _) in enumerate(owners):
-                grouped.setdefault(n, []).append(row)
-            for n, rows in grouped.items():
-                out.vectors[n][enc.name] = ([owners[r][1] for r in rows], vecs[rows])
-
-
-def _analyze(enc: Encoder, batch: Sequence[Prepared], out: _BatchOutput) -> None:
-    """A keyword space: the terms of every segment with words."""
-    for n, p in enumerate(batch):
-        out.terms[n] = {s.ordinal: enc.analyze(s.text) for s in p.segments if s.text.strip()}
-
-
-SpaceWriter = Callable[[Encoder, Sequence[Prepared], _BatchOutput], None]
-#: how each kind of space a family declares in its registration takes a batch
-_WRITERS: dict[SpaceKind, SpaceWriter] = {"vector": _embed, "keyword": _analyze}
-
-
-def _writer_for(enc: Encoder) -> SpaceWriter:
-    return _WRITERS[info(enc.name).space]
-
-
-def encode_batch(
-    batch: Sequence[Prepared],
-    spaces: Sequence[tuple[Encoder, SpaceWriter]],
-    extractors: Sequence[TextExtractor] = (),
-) -> list[NewItem]:
-    """Embed every segment of ``batch`` in every space that can take it.
-
-    A space that embeds pixels takes an image's pixels; a text-only space takes the words
-    attached to the image instead (including words read from its pixels by ``extractors``),
-    so text queries reach images through their words.
-    """
-    read_text_in_images(batch, extractors)
-    out = _BatchOutput([{} for _ in batch], [{} for _ in batch])
-    for enc, write in spaces:
-        write(enc, batch, out)
-    names = frozenset(e.name for e, _ in spaces) | {e.name for e in extractors}
-    return [
-        NewItem(
-            path=p.ref.path,
-            modality=p.ref.modality,
-            content_hash=p.content_hash,
-            size=p.ref.size,
-            mtime=p.ref.mtime_ns / 1e9,
-            signature=p.ref.signature,
-            metadata=p.metadata,
-            text=p.text,
-            segments=p.segments,
-            vectors=out.vectors[n],
-            encoded=names,
-            terms=out.terms[n],
-        )
-        for n, p in enumerate(batch)
-    ]
-
-
 def decode_limits(
     base: DecodeLimits, encoders: Sequence[Encoder], extractors: Sequence[TextExtractor] = ()
 ) -> DecodeLimits:
@@ -171,6 +70,37 @@ def decode_limits(
     sides = [e.input_side or base.max_side for e in encoders if e.accepts(Modality.IMAGE)]
     sides += [e.max_side for e in extractors]
     return replace(base, max_side=max(sides)) if sides else base
+
+
+@dataclass(frozen=True, slots=True)
+class RunSizes:
+    """How many threads decode, how many files an encoder call takes, and how many files may
+    be in flight (queued, decoding, or decoded and waiting) besides the batch."""
+
+    workers: int
+    batch: int
+    window: int
+
+
+def run_sizes(
+    options: IndexOptions,
+    encoders: Sequence[Encoder],
+    limits: DecodeLimits,
+    extractors: Sequence[TextExtractor] = (),
+) -> RunSizes:
+    """Sizes that hold no more than ``DECODED_BYTES`` of decoded pixels at once."""
+    workers = options.workers or max(1, min(8, os.cpu_count() or 1))
+    # the worst case of a file: an RGB image at the decode cap
+    held = max(2, DECODED_BYTES // (3 * limits.max_side**2))
+    # a keyword space analyses one text at a time: its batch size buys nothing here
+    wanted = [e.batch_size for e in encoders if info(e.name).space == "vector"]
+    batch = min(max(wanted, default=32), held // 2)
+    if extractors:
+        # reading text costs far more per image than embedding it: batches of what the
+        # reader takes at once keep the bar moving every few seconds
+        batch = min(batch, max(e.batch_size for e in extractors))
+    batch = options.batch_size or max(1, batch)
+    return RunSizes(workers, batch, max(workers, min(batch + 2 * workers, held - batch)))
 
 
 Job = tuple[FileRef, StoredItem | None]
@@ -185,23 +115,31 @@ class _IndexRun:
         encoders: Sequence[Encoder],
         extractors: Sequence[TextExtractor],
         limits: DecodeLimits,
+        commit_every: float,
+        clock: Clock | None,
     ) -> None:
         self.store = store
-        self.spaces = [(enc, _writer_for(enc)) for enc in encoders]
+        self.spaces = [(enc, writer_for(enc)) for enc in encoders]
         self.extractors = extractors
         self.limits = limits
         self.wanted = frozenset(e.name for e in encoders) | {e.name for e in extractors}
         self.report = IndexReport()
+        self.cache = TextCache(store)
+        self.commits = Commits(store, self.cache, self.report, commit_every, clock)
+        #: files found under the roots
+        self.found = 0
         self.vanished: dict[str, StoredItem] = {}
         self.vanished_by_hash: dict[str, str] = {}
         self.claimed: set[str] = set()
-        self.batch: list[Prepared] = []
-        self.touches: list[tuple[str, float, str]] = []
+        #: decoded files waiting for the encoders, each with whether it replaces a stored item
+        self.batch: list[tuple[Prepared, bool]] = []
+        self.passages = 0
         self.bar: Progress | None = None
 
     def plan(self, roots_abs: Sequence[str], options: IndexOptions) -> list[Job]:
         """The files to decode; unchanged ones are counted and left alone."""
         walked = walk(roots_abs, options.excludes, options.include_hidden)
+        self.found = len(walked.files)
         self.report.skipped.extend(walked.skipped)
         existing = self.store.items_by_path()
         seen = {f.path for f in walked.files}
@@ -216,6 +154,7 @@ class _IndexRun:
                 self.report.unchanged += 1
             else:
                 todo.append((f, s))
+        self.commits.kept = self.report.unchanged
         return todo
 
     def work(self, job: Job) -> Prepared | SameContent | Failed:
@@ -230,60 +169,94 @@ class _IndexRun:
             self.vanished_by_hash,
         )
 
+    def full(self, batch_size: int) -> bool:
+        """A batch closes at ``batch_size`` files or passages, whichever comes first, so one
+        encoder call costs about the same whether it takes photos or long documents."""
+        return len(self.batch) >= batch_size or self.passages >= batch_size
+
+    def encode(self) -> None:
+        """Encode the batch; its files count as done on the bar now, not at their commit."""
+        if not self.batch:
+            return
+        prepared = [p for p, _ in self.batch]
+        items = encode_batch(prepared, self.spaces, self.extractors, self.cache)
+        self.commits.items.extend(zip(items, (u for _, u in self.batch), strict=True))
+        if self.bar:
+            self.bar.update(len(self.batch))
+        # the pixels are no longer needed: drop them before the next batch is decoded
+        self.batch.clear()
+        self.passages = 0
+
     def flush(self) -> None:
-        if self.batch:
-            self.store.put_items(encode_batch(self.batch, self.spaces, self.extractors))
-            if self.bar:
-                self.bar.update(len(self.batch))
-            self.batch.clear()
-        if self.touches:
-            self.store.touch_items(self.touches)
-            self.touches.clear()
+        self.encode()
+        self.commits.commit()
+
+    def _queue(self, prepared: Prepared, replaces: bool) -> None:
+        self.batch.append((prepared, replaces))
+        self.passages += len(prepared.segments)
 
     def take(self, job: Job, result: Prepared | SameContent | Failed) -> None:
         ref, stored = job
-        report = self.report
+        if isinstance(result, Prepared):
+            self._queue(result, stored is not None)
+            return
         if isinstance(result, SameContent):
-            self._same_content(ref, stored, result)
-            if self.bar:
-                self.bar.update(1)
-        elif isinstance(result, Failed):
-            report.skipped.append(Skipped(ref.path, result.reason))
+            if self._same_content(ref, stored, result):
+                return  # decoded after all: counted on the bar when encoded
+        else:
+            self.report.skipped.append(Skipped(ref.path, result.reason))
             if stored is not None:
                 # the file changed into something unreadable: its old vectors are stale
                 self.vanished[ref.path] = stored
-            if self.bar:
-                self.bar.update(1)
-        else:
-            self.batch.append(result)
-            if stored is None:
-                report.added += 1
-            else:
-                report.updated += 1
+        if self.bar:
+            self.bar.update(1)
 
-    def _same_content(self, ref: FileRef, stored: StoredItem | None, result: SameContent) -> None:
-        report = self.report
+    def _same_content(self, ref: FileRef, stored: StoredItem | None, result: SameContent) -> bool:
+        """Touch or move the stored item; True if the file was queued for encoding instead."""
         if stored is not None and result.item_id == stored.item.id:
-            self.touches.append((result.item_id, ref.mtime_ns / 1e9, ref.signature))
-            report.unchanged += 1
+            self.commits.touches.append((result.item_id, ref.mtime_ns / 1e9, ref.signature))
         elif result.item_id not in self.claimed:
             self.claimed.add(result.item_id)
-            self.flush()
-            self.store.move_item(result.item_id, ref.path, ref.mtime_ns / 1e9, ref.signature)
-            report.updated += 1
-            report.moved += 1
+            self.encode()
+            self.commits.move(result.item_id, ref.path, ref.mtime_ns / 1e9, ref.signature)
         else:
             # a second copy of moved content: decode it as a new file
             again = prepare(ref, self.limits, None, None, {})
             if isinstance(again, Prepared):
-                self.batch.append(again)
-                report.added += 1
-            elif isinstance(again, Failed):
-                report.skipped.append(Skipped(ref.path, again.reason))
+                self._queue(again, False)
+                return True
+            if isinstance(again, Failed):
+                self.report.skipped.append(Skipped(ref.path, again.reason))
+        return False
 
-    def remove_vanished(self) -> None:
+    def finish(self) -> None:
+        """What only a complete run may do: forget the files that are gone."""
         gone = [s.item.id for s in self.vanished.values() if s.item.id not in self.claimed]
         self.report.removed = self.store.delete_items(gone)
+        self.store.prune_extracted_text()
+
+    def interrupted(self) -> IndexInterrupted:
+        """Keep what is encoded, drop what is not, and say how much the collection holds."""
+        self.batch.clear()
+        self.commits.commit()
+        return IndexInterrupted(self.report, self.commits.kept, self.found)
+
+
+def _drive(run: _IndexRun, todo: Sequence[Job], sizes: RunSizes) -> None:
+    """Decode ``todo`` in worker threads, encode and commit on this one."""
+    pool = ThreadPoolExecutor(max_workers=sizes.workers, thread_name_prefix="xmodal-decode")
+    try:
+        results = bounded_map(pool, run.work, todo, sizes.window)
+        for job, result in zip(todo, results, strict=True):
+            run.take(job, result)
+            if run.full(sizes.batch):
+                run.encode()
+            if run.commits.due():
+                run.commits.commit()
+        run.flush()
+    finally:
+        # on Ctrl-C, files not yet decoded are not worth waiting for
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_index(
@@ -293,26 +266,30 @@ def run_index(
     options: IndexOptions = IndexOptions(),
     progress: ProgressFactory | None = None,
     extractors: Sequence[TextExtractor] = (),
+    *,
+    commit_every: float = DEFAULT_COMMIT_EVERY,
+    clock: Clock | None = None,
 ) -> IndexReport:
     """Index ``roots`` into ``store`` with ``encoders``, whose spaces the caller has already
-    registered or checked (``Store.ensure_space``) once for the run."""
+    registered or checked (``Store.ensure_space``) once for the run.
+
+    Work is committed whenever ``commit_every`` seconds of it (by ``clock``) have piled up.
+    Ctrl-C raises ``IndexInterrupted`` once what is already encoded is committed; the same
+    run again does only the rest."""
     if options.workers < 0 or options.batch_size < 0:
         raise UsageError("workers and batch size must be 0 (automatic) or positive")
-    run = _IndexRun(
-        store, encoders, extractors, decode_limits(options.limits, encoders, extractors)
-    )
+    if not commit_every >= 0:
+        raise UsageError("commit_every must be 0 or more seconds")
+    limits = decode_limits(options.limits, encoders, extractors)
+    run = _IndexRun(store, encoders, extractors, limits, commit_every, clock)
     todo = run.plan([os.path.abspath(r) for r in roots], options)
     run.bar = progress(len(todo)) if progress and todo else None
-    workers = options.workers or max(1, min(8, os.cpu_count() or 1))
-    batch_size = options.batch_size or max((e.batch_size for e in encoders), default=32)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xmodal-decode") as pool:
-        window = max(2 * batch_size, 4 * workers)
-        for job, result in zip(todo, bounded_map(pool, run.work, todo, window), strict=True):
-            run.take(job, result)
-            if len(run.batch) >= batch_size:
-                run.flush()
-        run.flush()
-    if run.bar:
-        run.bar.close()
-    run.remove_vanished()
+    try:
+        _drive(run, todo, run_sizes(options, encoders, limits, extractors))
+    except KeyboardInterrupt:
+        raise run.interrupted() from None
+    finally:
+        if run.bar:
+            run.bar.close()
+    run.finish()
     return run.report

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from xmodal.errors import SchemaError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -56,7 +56,6 @@ CREATE INDEX IF NOT EXISTS vectors_space ON vectors(space, segment_id);
 """
 
 
-
 def _v1_to_v2(conn: sqlite3.Connection) -> None:
     """Version 2 adds the keyword index: one FTS5 row per segment (rowid = segment id) holding
     the segment's analysed terms, deleted with its segment."""
@@ -70,9 +69,20 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    """Version 3 keeps what each text extractor (OCR) read from each content hash, so the
+    same bytes are not read again when a collection gains a model or a file comes back;
+    ``fingerprint`` is the extractor's spec, so a changed extractor reads again."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS extracted_text ("
+        "content_hash TEXT NOT NULL, extractor TEXT NOT NULL, fingerprint TEXT NOT NULL, "
+        "boxes TEXT NOT NULL, PRIMARY KEY (content_hash, extractor)) WITHOUT ROWID"
+    )
+
+
 # Each entry upgrades from version N to N+1; kept as data so that a newer schema adds one
 # function here and nothing else changes.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def current_version(conn: sqlite3.Connection) -> int:

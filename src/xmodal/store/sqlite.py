@@ -72,6 +72,16 @@ class NewItem:
     terms: dict[int, list[str]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ExtractedText:
+    """The text boxes one extractor read from one content, as items keep them in metadata."""
+
+    content_hash: str
+    extractor: str
+    fingerprint: str
+    boxes: list[dict[str, Any]]
+
+
 def _item_from_row(row: sqlite3.Row) -> Item:
     return Item(
         id=row["id"],
@@ -213,55 +223,103 @@ class Store:
 
     def put_items(self, items: Sequence[NewItem]) -> list[str]:
         """Insert or replace ``items`` (matched by path) in one transaction; returns ids."""
-        ids = []
+        return self.write_batch(items)
+
+    def write_batch(
+        self,
+        items: Sequence[NewItem],
+        touches: Iterable[tuple[str, float, str]] = (),
+        extracted: Iterable[ExtractedText] = (),
+    ) -> list[str]:
+        """One index commit in one transaction: ``items`` inserted or replaced (matched by
+        path), new ``(mtime, signature)`` for the items in ``touches`` (``(id, mtime,
+        signature)``: content unchanged), text read from pixels; returns the items' ids."""
         now = time.time()
         with self.write() as c:
-            for it in items:
-                row = c.execute("SELECT id FROM items WHERE path=?", (it.path,)).fetchone()
-                item_id = row[0] if row else secrets.token_hex(8)
-                if row:
-                    c.execute("DELETE FROM segments WHERE item_id=?", (item_id,))
-                c.execute(
-                    "INSERT OR REPLACE INTO items(id, path, modality, content_hash, size, mtime,"
-                    " signature, encoded, metadata, text, indexed_at)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        item_id,
-                        it.path,
-                        str(it.modality),
-                        it.content_hash,
-                        it.size,
-                        it.mtime,
-                        it.signature,
-                        json.dumps(sorted(it.encoded)),
-                        json.dumps(it.metadata, ensure_ascii=False),
-                        it.text,
-                        now,
-                    ),
-                )
-                seg_ids: dict[int, int] = {}
-                for seg in it.segments:
-                    cur = c.execute(
-                        "INSERT INTO segments(item_id, ordinal, start, end, text)"
-                        " VALUES (?,?,?,?,?)",
-                        (item_id, seg.ordinal, seg.start, seg.end, seg.text),
-                    )
-                    assert cur.lastrowid is not None
-                    seg_ids[seg.ordinal] = cur.lastrowid
-                c.executemany(
-                    "INSERT INTO lexical(rowid, terms) VALUES (?, ?)",
-                    ((seg_ids[o], " ".join(t)) for o, t in it.terms.items() if t),
-                )
-                for space, (ordinals, vecs) in it.vectors.items():
-                    c.executemany(
-                        "INSERT INTO vectors(segment_id, space, vector) VALUES (?,?,?)",
-                        (
-                            (seg_ids[o], space, np.ascontiguousarray(v, dtype=np.float32).tobytes())
-                            for o, v in zip(ordinals, vecs, strict=True)
-                        ),
-                    )
-                ids.append(item_id)
+            ids = [self._put(c, it, now) for it in items]
+            c.executemany(
+                "UPDATE items SET mtime=?, signature=? WHERE id=?",
+                ((m, s, i) for i, m, s in touches),
+            )
+            c.executemany(
+                "INSERT OR REPLACE INTO extracted_text(content_hash, extractor, fingerprint,"
+                " boxes) VALUES (?,?,?,?)",
+                (
+                    (e.content_hash, e.extractor, e.fingerprint, json.dumps(e.boxes))
+                    for e in extracted
+                ),
+            )
         return ids
+
+    def _put(self, c: sqlite3.Connection, it: NewItem, now: float) -> str:
+        row = c.execute("SELECT id FROM items WHERE path=?", (it.path,)).fetchone()
+        item_id: str = row[0] if row else secrets.token_hex(8)
+        if row:
+            c.execute("DELETE FROM segments WHERE item_id=?", (item_id,))
+        c.execute(
+            "INSERT OR REPLACE INTO items(id, path, modality, content_hash, size, mtime,"
+            " signature, encoded, metadata, text, indexed_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                item_id,
+                it.path,
+                str(it.modality),
+                it.content_hash,
+                it.size,
+                it.mtime,
+                it.signature,
+                json.dumps(sorted(it.encoded)),
+                json.dumps(it.metadata, ensure_ascii=False),
+                it.text,
+                now,
+            ),
+        )
+        seg_ids: dict[int, int] = {}
+        for seg in it.segments:
+            cur = c.execute(
+                "INSERT INTO segments(item_id, ordinal, start, end, text) VALUES (?,?,?,?,?)",
+                (item_id, seg.ordinal, seg.start, seg.end, seg.text),
+            )
+            assert cur.lastrowid is not None
+            seg_ids[seg.ordinal] = cur.lastrowid
+        c.executemany(
+            "INSERT INTO lexical(rowid, terms) VALUES (?, ?)",
+            ((seg_ids[o], " ".join(t)) for o, t in it.terms.items() if t),
+        )
+        for space, (ordinals, vecs) in it.vectors.items():
+            c.executemany(
+                "INSERT INTO vectors(segment_id, space, vector) VALUES (?,?,?)",
+                (
+                    (seg_ids[o], space, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                    for o, v in zip(ordinals, vecs, strict=True)
+                ),
+            )
+        return item_id
+
+    def extracted_text(
+        self, extractor: str, fingerprint: str, hashes: Sequence[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """``{content hash: boxes}`` that ``extractor`` (with this spec ``fingerprint``) has
+        already read from the given contents."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for i in range(0, len(hashes), 500):
+            chunk = list(hashes[i : i + 500])
+            rows = self.conn.execute(
+                "SELECT content_hash, boxes FROM extracted_text WHERE extractor=? AND"
+                f" fingerprint=? AND content_hash IN ({','.join('?' * len(chunk))})",
+                [extractor, fingerprint, *chunk],
+            )
+            out.update((r[0], json.loads(r[1])) for r in rows)
+        return out
+
+    def prune_extracted_text(self) -> int:
+        """Forget text read from contents that no item holds any more."""
+        with self.write() as c:
+            cur = c.execute(
+                "DELETE FROM extracted_text WHERE content_hash NOT IN"
+                " (SELECT content_hash FROM items)"
+            )
+            return cur.rowcount
 
     def move_item(self, item_id: str, path: str, mtime: float, signature: str) -> None:
         with self.write() as c:

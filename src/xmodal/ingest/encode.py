@@ -1,0 +1,176 @@
+"""Turning a batch of decoded files into what the store writes: text read from the pixels,
+vectors of every vector space, terms of every keyword space."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from xmodal.encoders.base import Encoder, TextBox, TextExtractor
+from xmodal.encoders.registry import SpaceKind, info
+from xmodal.ingest.prepare import Prepared
+from xmodal.records import Modality
+from xmodal.store.sqlite import ExtractedText, NewItem, Store
+
+Boxes = list[dict[str, Any]]
+
+
+class TextCache:
+    """What each extractor read from each content hash, so that the same bytes are read once
+    however often they are indexed again (with another model, under another name).
+
+    New readings wait here until the run commits them with the items that carry them."""
+
+    def __init__(self, store: Store | None) -> None:
+        self.store = store
+        self.pending: dict[tuple[str, str], ExtractedText] = {}
+
+    def lookup(self, ext: TextExtractor, hashes: Sequence[str]) -> dict[str, Boxes]:
+        fingerprint = ext.spec.fingerprint()
+        found: dict[str, Boxes] = {}
+        for h in hashes:
+            hit = self.pending.get((h, ext.name))
+            if hit is not None and hit.fingerprint == fingerprint:
+                found[h] = hit.boxes
+        missing = [h for h in hashes if h not in found]
+        if self.store is not None and missing:
+            found.update(self.store.extracted_text(ext.name, fingerprint, missing))
+        return found
+
+    def add(self, ext: TextExtractor, content_hash: str, boxes: Boxes) -> None:
+        key = (content_hash, ext.name)
+        self.pending[key] = ExtractedText(content_hash, ext.name, ext.spec.fingerprint(), boxes)
+
+    def drain(self) -> list[ExtractedText]:
+        out = list(self.pending.values())
+        self.pending.clear()
+        return out
+
+
+def _box_json(b: TextBox) -> dict[str, Any]:
+    return {"text": b.text, "box": [list(pt) for pt in b.box], "score": round(b.score, 4)}
+
+
+def _read(ext: TextExtractor, batch: Sequence[Prepared], cache: TextCache) -> dict[int, Boxes]:
+    """Boxes of each image of ``batch`` by position: from the cache, else read now."""
+    idx = [n for n, p in enumerate(batch) if p.image is not None]
+    known = cache.lookup(ext, [batch[n].content_hash for n in idx])
+    out = {n: known[batch[n].content_hash] for n in idx if batch[n].content_hash in known}
+    todo = [n for n in idx if n not in out]
+    for start in range(0, len(todo), ext.batch_size):
+        chunk = todo[start : start + ext.batch_size]
+        found = ext.extract([im for n in chunk if (im := batch[n].image) is not None])
+        for n, boxes in zip(chunk, found, strict=True):
+            out[n] = [_box_json(b) for b in boxes]
+            cache.add(ext, batch[n].content_hash, out[n])
+    return out
+
+
+def read_text_in_images(
+    batch: Sequence[Prepared],
+    extractors: Sequence[TextExtractor],
+    cache: TextCache | None = None,
+) -> None:
+    """Add the text found in each image (OCR) to the words attached to it, and keep where it
+    was found in the item's metadata."""
+    cache = cache or TextCache(None)
+    for ext in extractors:
+        for n, boxes in _read(ext, batch, cache).items():
+            p = batch[n]
+            p.metadata[ext.name] = boxes
+            words = " ".join(b["text"] for b in boxes).strip()
+            if words:
+                p.text = f"{p.text}. {words}" if p.text else words
+                p.segments[0] = replace(p.segments[0], text=p.text)
+
+
+@dataclass(slots=True)
+class _BatchOutput:
+    """What the spaces make of one batch, per item: vectors by space, terms by segment."""
+
+    vectors: list[dict[str, tuple[list[int], np.ndarray]]]
+    terms: list[dict[int, list[str]]]
+
+
+def _embed(enc: Encoder, batch: Sequence[Prepared], out: _BatchOutput) -> None:
+    """A vector space: an image's pixels if the encoder takes images, else the words of every
+    segment."""
+    if enc.accepts(Modality.IMAGE):
+        idx = [n for n, p in enumerate(batch) if p.image is not None]
+        if idx:
+            imgs = [batch[n].image for n in idx]
+            vecs = enc.encode_images([im for im in imgs if im is not None])
+            for row, n in enumerate(idx):
+                out.vectors[n][enc.name] = ([0], vecs[row : row + 1])
+    if enc.accepts(Modality.TEXT):
+        owners: list[tuple[int, int]] = []
+        texts: list[str] = []
+        for n, p in enumerate(batch):
+            if enc.name in out.vectors[n]:
+                continue
+            for seg in p.segments:
+                if seg.text.strip():
+                    owners.append((n, seg.ordinal))
+                    texts.append(seg.text)
+        if texts:
+            vecs = enc.encode_texts(texts, role="passage")
+            grouped: dict[int, list[int]] = {}
+            for row, (n, _) in enumerate(owners):
+                grouped.setdefault(n, []).append(row)
+            for n, rows in grouped.items():
+                out.vectors[n][enc.name] = ([owners[r][1] for r in rows], vecs[rows])
+
+
+def _analyze(enc: Encoder, batch: Sequence[Prepared], out: _BatchOutput) -> None:
+    """A keyword space: the terms of every segment with words."""
+    for n, p in enumerate(batch):
+        out.terms[n] = {s.ordinal: enc.analyze(s.text) for s in p.segments if s.text.strip()}
+
+
+SpaceWriter = Callable[[Encoder, Sequence[Prepared], _BatchOutput], None]
+#: how each kind of space a family declares in its registration takes a batch
+_WRITERS: dict[SpaceKind, SpaceWriter] = {"vector": _embed, "keyword": _analyze}
+
+
+def writer_for(enc: Encoder) -> SpaceWriter:
+    return _WRITERS[info(enc.name).space]
+
+
+def encode_batch(
+    batch: Sequence[Prepared],
+    spaces: Sequence[tuple[Encoder, SpaceWriter]],
+    extractors: Sequence[TextExtractor] = (),
+    cache: TextCache | None = None,
+) -> list[NewItem]:
+    """Embed every segment of ``batch`` in every space that can take it.
+
+    A space that embeds pixels takes an image's pixels; a text-only space takes the words
+    attached to the image instead (including words read from its pixels by ``extractors``,
+    or found in ``cache`` for the same bytes), so text queries reach images through their
+    words.
+    """
+    read_text_in_images(batch, extractors, cache)
+    out = _BatchOutput([{} for _ in batch], [{} for _ in batch])
+    for enc, write in spaces:
+        write(enc, batch, out)
+    names = frozenset(e.name for e, _ in spaces) | {e.name for e in extractors}
+    return [
+        NewItem(
+            path=p.ref.path,
+            modality=p.ref.modality,
+            content_hash=p.content_hash,
+            size=p.ref.size,
+            mtime=p.ref.mtime_ns / 1e9,
+            signature=p.ref.signature,
+            metadata=p.metadata,
+            text=p.text,
+            segments=p.segments,
+            vectors=out.vectors[n],
+            encoded=names,
+            terms=out.terms[n],
+        )
+        for n, p in enumerate(batch)
+    ]
