@@ -276,7 +276,7 @@ def test_onnx_and_int8_match_eager(name: str, env: dict[str, Path]) -> None:
         "meta.json",
     }
     # a second load reuses the export instead of redoing it
-    from xmodal.encoders.onnx_clip import build_onnx_encoder
+    from xmodal.encoders.clip.onnx import build_onnx_encoder
 
     parsed = clip_mod.parse_clip_name(name.removeprefix("clip:") + "#onnx")
     assert parsed is not None

@@ -29,23 +29,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xmodal.atomic import atomic_write_text, sync_folder
-from xmodal.encoders.base import EncoderSpec
-from xmodal.encoders.clip import (
-    ClipEncoder,
-    ResolvedWeights,
-    Tower,
-    context_length_of,
-    embed_dim,
-    get_tokenizer,
-    image_batch_size,
-    image_transform,
-    languages_for,
-    load_open_clip,
-    preprocess_cfg_for,
-    preprocess_record,
-)
+from xmodal.encoders.clip.encoder import ClipEncoder, Tower, preprocess_cfg_for
+from xmodal.encoders.clip.openclip import assemble_encoder, get_tokenizer, load_open_clip
+from xmodal.encoders.clip.weights import ResolvedWeights
 from xmodal.errors import XmodalError
-from xmodal.records import Modality
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -171,28 +158,27 @@ def _export_module(
     )
 
 
+def _tower_module(model: Any, method: str) -> torch.nn.Module:
+    """One tower of ``model`` (its ``encode_image`` or ``encode_text``) as a module to export."""
+    import torch
+
+    class TowerModule(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clip = model
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out: torch.Tensor = getattr(self.clip, method)(x)
+            return out
+
+    return TowerModule()
+
+
 def export_towers(model: torch.nn.Module, out: Path, tokenizer: Any) -> dict[str, Any]:
     """Write ``image.onnx``, ``text.onnx`` and ``meta.json`` for ``model`` into ``out``."""
     import torch
 
     m: Any = model
-
-    class ImageTower(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.clip = m
-
-        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-            return self.clip.encode_image(pixels)
-
-    class TextTower(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.clip = m
-
-        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-            return self.clip.encode_text(tokens)
-
     pp = dict(m.visual.preprocess_cfg)
     size = pp["size"]
     h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
@@ -202,10 +188,14 @@ def export_towers(model: torch.nn.Module, out: Path, tokenizer: Any) -> dict[str
     start = time.perf_counter()
     with torch.inference_mode(False), torch.no_grad():
         image_exporter = _export_module(
-            ImageTower(), pixels, out / "image.onnx", "pixel_values", "image_embeds"
+            _tower_module(m, "encode_image"),
+            pixels,
+            out / "image.onnx",
+            "pixel_values",
+            "image_embeds",
         )
         text_exporter = _export_module(
-            TextTower(), tokens, out / "text.onnx", "input_ids", "text_embeds"
+            _tower_module(m, "encode_text"), tokens, out / "text.onnx", "input_ids", "text_embeds"
         )
     meta = {
         "export_version": EXPORT_VERSION,
@@ -274,8 +264,7 @@ def ort_tower(sess: onnxruntime.InferenceSession) -> Tower:
     return run
 
 
-def build_onnx_encoder(name: str, w: ResolvedWeights) -> ClipEncoder:
-    """A clip encoder whose towers run in ONNX Runtime, exporting them first if needed."""
+def _require_onnx(name: str) -> None:
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
@@ -284,47 +273,50 @@ def build_onnx_encoder(name: str, w: ResolvedWeights) -> ClipEncoder:
             f"{name} needs onnx and onnxruntime, which are missing: reinstall xmodal "
             "(pip install -e .), or drop the #onnx suffix to run with PyTorch"
         ) from None
+
+
+def _ensure_export(w: ResolvedWeights, folder: Path, tokenizer: Any) -> tuple[dict[str, Any], bool]:
+    """The export's meta, and whether it had to be made afresh."""
+    meta = read_meta(folder)
+    if meta is not None:
+        return meta, False
+    model = load_open_clip(w)
+    meta = export_towers(model, folder, tokenizer)
+    del model
+    # quantised copies of an earlier export would no longer match the new float graphs
+    for stale in folder.glob("*.int8.onnx"):
+        stale.unlink(missing_ok=True)
+    return meta, True
+
+
+def _quantized_paths(paths: tuple[Path, Path]) -> tuple[tuple[Path, Path], float]:
+    """The int8 copies of ``paths``, quantising those missing; seconds spent."""
+    spent = 0.0
+    quantized = []
+    for path in paths:
+        q = path.with_suffix(".int8.onnx")
+        if not q.is_file():
+            spent += quantize(path, q)
+        quantized.append(q)
+    return (quantized[0], quantized[1]), spent
+
+
+def build_onnx_encoder(name: str, w: ResolvedWeights) -> ClipEncoder:
+    """A clip encoder whose towers run in ONNX Runtime, exporting them first if needed."""
+    _require_onnx(name)
     folder = export_dir(w)
     tokenizer = get_tokenizer(w.name.model, w.name.weights_name())
     info: dict[str, Any] = {"onnx_dir": str(folder)}
-    meta = read_meta(folder)
-    if meta is None:
-        model = load_open_clip(w)
-        meta = export_towers(model, folder, tokenizer)
+    meta, fresh = _ensure_export(w, folder, tokenizer)
+    if fresh:
         info["export_seconds"] = meta["export_seconds"]
-        del model
-        # quantised copies of an earlier export would no longer match the new float graphs
-        for stale in folder.glob("*.int8.onnx"):
-            stale.unlink(missing_ok=True)
-    image_path, text_path = folder / "image.onnx", folder / "text.onnx"
+    paths = (folder / "image.onnx", folder / "text.onnx")
     if w.name.backend == "onnx-int8":
-        spent = 0.0
-        quantized = []
-        for path in (image_path, text_path):
-            q = path.with_suffix(".int8.onnx")
-            if not q.is_file():
-                spent += quantize(path, q)
-            quantized.append(q)
-        image_path, text_path = quantized
+        paths, spent = _quantized_paths(paths)
         if spent:
             info["quantize_seconds"] = round(spent, 2)
     pp_cfg = preprocess_cfg_for(w, meta["image_size"])
-    ctx = context_length_of(tokenizer, w.name.model)
-    spec = EncoderSpec(
-        name=name,
-        weights=w.label if name != "clip" else f"{w.name.model}@{w.label}",
-        dim=embed_dim(w.name.model),
-        modalities=frozenset({Modality.IMAGE, Modality.TEXT}),
-        preprocessing=preprocess_record(pp_cfg, tokenizer, ctx, w.name.backend),
-        languages=languages_for(w.name.model),
-    )
-    enc = ClipEncoder(
-        spec,
-        image_transform(pp_cfg),
-        tokenizer,
-        ort_tower(session(image_path)),
-        ort_tower(session(text_path)),
-    )
-    enc.batch_size = image_batch_size(w.name.model)
+    towers = (ort_tower(session(paths[0])), ort_tower(session(paths[1])))
+    enc = assemble_encoder(name, w, pp_cfg, tokenizer, towers, w.name.backend)
     enc.info.update(info)
     return enc
