@@ -2,8 +2,9 @@
 
 Each tower is exported once per architecture and weights to ONNX (dynamic batch axis) and run
 with ONNX Runtime, which on a CPU beats eager PyTorch for these graphs. ``#onnx-int8`` adds
-dynamic int8 quantisation of the matrix multiplications; its vectors differ slightly from the
-float ones, which is why the backend is part of the encoder name and so of the fingerprint.
+weight-only int8 quantisation of the matrix multiplications (see ``int8``); its vectors differ
+slightly from the float ones, which is why the backend is part of the encoder name and so of
+the fingerprint.
 
 Exports live in ``$XMODAL_CACHE/onnx/<model>-<sha256[:16] of the weights>/`` (default
 ``~/.cache/xmodal``); every file is written to a temporary name and renamed into place, and
@@ -13,39 +14,25 @@ a later run would trust.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import os
 import re
 import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from xmodal.atomic import atomic_write_text, sync_folder
-from xmodal.encoders.base import EncoderSpec
-from xmodal.encoders.clip import (
-    ClipEncoder,
-    ResolvedWeights,
-    Tower,
-    context_length_of,
-    embed_dim,
-    get_tokenizer,
-    image_batch_size,
-    image_transform,
-    languages_for,
-    load_open_clip,
-    preprocess_cfg_for,
-    preprocess_record,
-)
+from xmodal.encoders.clip.encoder import ClipEncoder, Tower, preprocess_cfg_for
+from xmodal.encoders.clip.int8 import QUANTIZE_VERSION, VERSION_KEY, quantized_model
+from xmodal.encoders.clip.openclip import assemble_encoder, get_tokenizer, load_open_clip
+from xmodal.encoders.clip.weights import ResolvedWeights
 from xmodal.errors import XmodalError
-from xmodal.records import Modality
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -54,9 +41,6 @@ if TYPE_CHECKING:
 #: bump when the exported graphs change meaning, so stale exports are redone
 EXPORT_VERSION = 1
 OPSET = 18
-#: the matrix products carry almost all of a transformer's work; int8 convolutions run slower
-#: than float ones in ONNX Runtime's dynamic path, so convolutions stay float
-QUANTIZED_OPS = ("MatMul", "Gemm")
 
 
 def cache_root() -> Path:
@@ -100,22 +84,6 @@ def _atomic_write(dest: Path, write: Callable[[Path], None]) -> None:
         sync_folder(dest.parent)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _quiet_root_logger() -> Iterator[None]:
-    """onnxruntime's quantiser advises on preprocessing through the root logger, which would
-    reach the CLI's stderr; the advice does not apply (see QUANTIZED_OPS)."""
-
-    def drop(record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.ERROR
-
-    root = logging.getLogger()
-    root.addFilter(drop)
-    try:
-        yield
-    finally:
-        root.removeFilter(drop)
 
 
 def _export_module(
@@ -171,28 +139,27 @@ def _export_module(
     )
 
 
+def _tower_module(model: Any, method: str) -> torch.nn.Module:
+    """One tower of ``model`` (its ``encode_image`` or ``encode_text``) as a module to export."""
+    import torch
+
+    class TowerModule(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clip = model
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out: torch.Tensor = getattr(self.clip, method)(x)
+            return out
+
+    return TowerModule()
+
+
 def export_towers(model: torch.nn.Module, out: Path, tokenizer: Any) -> dict[str, Any]:
     """Write ``image.onnx``, ``text.onnx`` and ``meta.json`` for ``model`` into ``out``."""
     import torch
 
     m: Any = model
-
-    class ImageTower(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.clip = m
-
-        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-            return self.clip.encode_image(pixels)
-
-    class TextTower(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.clip = m
-
-        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-            return self.clip.encode_text(tokens)
-
     pp = dict(m.visual.preprocess_cfg)
     size = pp["size"]
     h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
@@ -202,10 +169,14 @@ def export_towers(model: torch.nn.Module, out: Path, tokenizer: Any) -> dict[str
     start = time.perf_counter()
     with torch.inference_mode(False), torch.no_grad():
         image_exporter = _export_module(
-            ImageTower(), pixels, out / "image.onnx", "pixel_values", "image_embeds"
+            _tower_module(m, "encode_image"),
+            pixels,
+            out / "image.onnx",
+            "pixel_values",
+            "image_embeds",
         )
         text_exporter = _export_module(
-            TextTower(), tokens, out / "text.onnx", "input_ids", "text_embeds"
+            _tower_module(m, "encode_text"), tokens, out / "text.onnx", "input_ids", "text_embeds"
         )
     meta = {
         "export_version": EXPORT_VERSION,
@@ -221,22 +192,22 @@ def export_towers(model: torch.nn.Module, out: Path, tokenizer: Any) -> dict[str
 
 
 def quantize(src: Path, dest: Path) -> float:
-    """Dynamic int8 quantisation of ``src``'s matrix products into ``dest``; seconds taken."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    """Weight-only int8 quantisation of ``src`` (see ``int8``) into ``dest``; seconds taken."""
+    import onnx
 
+    start = time.perf_counter()
+    model = quantized_model(src)
     large = src.stat().st_size > 1_900_000_000
 
     def write(tmp: Path) -> None:
-        with _quiet_root_logger():
-            quantize_dynamic(
-                src,
-                tmp,
-                op_types_to_quantize=list(QUANTIZED_OPS),
-                weight_type=QuantType.QInt8,
-                use_external_data_format=large,
-            )
+        onnx.save_model(
+            model,
+            tmp,
+            save_as_external_data=large,
+            all_tensors_to_one_file=True,
+            location=tmp.name + ".data",
+        )
 
-    start = time.perf_counter()
     _atomic_write(dest, write)
     return time.perf_counter() - start
 
@@ -274,8 +245,7 @@ def ort_tower(sess: onnxruntime.InferenceSession) -> Tower:
     return run
 
 
-def build_onnx_encoder(name: str, w: ResolvedWeights) -> ClipEncoder:
-    """A clip encoder whose towers run in ONNX Runtime, exporting them first if needed."""
+def _require_onnx(name: str) -> None:
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
@@ -284,47 +254,53 @@ def build_onnx_encoder(name: str, w: ResolvedWeights) -> ClipEncoder:
             f"{name} needs onnx and onnxruntime, which are missing: reinstall xmodal "
             "(pip install -e .), or drop the #onnx suffix to run with PyTorch"
         ) from None
+
+
+def _ensure_export(w: ResolvedWeights, folder: Path, tokenizer: Any) -> tuple[dict[str, Any], bool]:
+    """The export's meta, and whether it had to be made afresh."""
+    meta = read_meta(folder)
+    if meta is not None:
+        return meta, False
+    model = load_open_clip(w)
+    meta = export_towers(model, folder, tokenizer)
+    del model
+    # quantised copies of an earlier export would no longer match the new float graphs
+    for stale in folder.glob("*.int8.onnx"):
+        stale.unlink(missing_ok=True)
+    return meta, True
+
+
+def _int8_session(path: Path) -> tuple[onnxruntime.InferenceSession, float]:
+    """A session on the int8 copy of ``path``, quantising it first when it is missing or was
+    made by an older quantiser; seconds spent quantising."""
+    q = path.with_suffix(".int8.onnx")
+    if q.is_file():
+        sess = session(q)
+        if sess.get_modelmeta().custom_metadata_map.get(VERSION_KEY) == str(QUANTIZE_VERSION):
+            return sess, 0.0
+        del sess
+    spent = quantize(path, q)
+    return session(q), spent
+
+
+def build_onnx_encoder(name: str, w: ResolvedWeights) -> ClipEncoder:
+    """A clip encoder whose towers run in ONNX Runtime, exporting them first if needed."""
+    _require_onnx(name)
     folder = export_dir(w)
     tokenizer = get_tokenizer(w.name.model, w.name.weights_name())
     info: dict[str, Any] = {"onnx_dir": str(folder)}
-    meta = read_meta(folder)
-    if meta is None:
-        model = load_open_clip(w)
-        meta = export_towers(model, folder, tokenizer)
+    meta, fresh = _ensure_export(w, folder, tokenizer)
+    if fresh:
         info["export_seconds"] = meta["export_seconds"]
-        del model
-        # quantised copies of an earlier export would no longer match the new float graphs
-        for stale in folder.glob("*.int8.onnx"):
-            stale.unlink(missing_ok=True)
-    image_path, text_path = folder / "image.onnx", folder / "text.onnx"
+    paths = (folder / "image.onnx", folder / "text.onnx")
     if w.name.backend == "onnx-int8":
-        spent = 0.0
-        quantized = []
-        for path in (image_path, text_path):
-            q = path.with_suffix(".int8.onnx")
-            if not q.is_file():
-                spent += quantize(path, q)
-            quantized.append(q)
-        image_path, text_path = quantized
-        if spent:
-            info["quantize_seconds"] = round(spent, 2)
+        (image, image_s), (text, text_s) = (_int8_session(p) for p in paths)
+        if image_s or text_s:
+            info["quantize_seconds"] = round(image_s + text_s, 2)
+    else:
+        image, text = (session(p) for p in paths)
     pp_cfg = preprocess_cfg_for(w, meta["image_size"])
-    ctx = context_length_of(tokenizer, w.name.model)
-    spec = EncoderSpec(
-        name=name,
-        weights=w.label if name != "clip" else f"{w.name.model}@{w.label}",
-        dim=embed_dim(w.name.model),
-        modalities=frozenset({Modality.IMAGE, Modality.TEXT}),
-        preprocessing=preprocess_record(pp_cfg, tokenizer, ctx, w.name.backend),
-        languages=languages_for(w.name.model),
-    )
-    enc = ClipEncoder(
-        spec,
-        image_transform(pp_cfg),
-        tokenizer,
-        ort_tower(session(image_path)),
-        ort_tower(session(text_path)),
-    )
-    enc.batch_size = image_batch_size(w.name.model)
+    towers = (ort_tower(image), ort_tower(text))
+    enc = assemble_encoder(name, w, pp_cfg, tokenizer, towers, w.name.backend)
     enc.info.update(info)
     return enc
