@@ -21,8 +21,6 @@ def load_builtins() -> None:
     modules load no model on import, so listing models stays cheap)."""
     from xmodal.encoders import bm25, classic, clip, e5, minilm, ocr  # noqa: F401
 
-    for family in ("clip", "hf-clip"):
-        registry.set_pull(family, clip.pull)
     # trained models register themselves on import (the module loads no heavy library)
     from xmodal.learn import encoder as _trained  # noqa: F401
 

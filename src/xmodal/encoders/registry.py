@@ -10,7 +10,7 @@ catalogue of built-ins) imports them before the first lookup.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -76,11 +76,6 @@ def register(info: EncoderInfo) -> Callable[[Factory], Factory]:
 def register_extractor(info: EncoderInfo, factory: ExtractorFactory) -> None:
     _add_info(info, "extractor")
     _EXTRACTORS[info.family] = factory
-
-
-def set_pull(family: str, pull: PullFn) -> None:
-    """Declare how the registered ``family`` downloads its weights."""
-    _INFO[family] = replace(_INFO[family], pull=pull)
 
 
 def add_loader(loader: Callable[[], None]) -> None:

@@ -106,6 +106,7 @@ def _joint_space(
         languages=languages,
         size=size,
         available=available,
+        pull=pull,
     )
 
 

@@ -33,6 +33,7 @@ from xmodal.encoders.clip.int8 import QUANTIZE_VERSION, VERSION_KEY, quantized_m
 from xmodal.encoders.clip.openclip import assemble_encoder, get_tokenizer, load_open_clip
 from xmodal.encoders.clip.weights import ResolvedWeights
 from xmodal.errors import XmodalError
+from xmodal.paths import cache_dir
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -43,17 +44,11 @@ EXPORT_VERSION = 1
 OPSET = 18
 
 
-def cache_root() -> Path:
-    """xmodal's cache: ``$XMODAL_CACHE``, else ``~/.cache/xmodal``."""
-    env = os.environ.get("XMODAL_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "xmodal"
-
-
 def export_dir(w: ResolvedWeights) -> Path:
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", w.name.model)
     # the same file under quick-GELU is a different function, so it gets its own graphs
     variant = "-quickgelu" if w.quick_gelu else ""
-    return cache_root() / "onnx" / f"{safe}{variant}-{w.digest[:16]}"
+    return cache_dir() / "onnx" / f"{safe}{variant}-{w.digest[:16]}"
 
 
 def cpu_cores() -> int:

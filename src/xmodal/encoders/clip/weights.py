@@ -20,6 +20,7 @@ from typing import Any
 from xmodal.encoders.clip.hub import cached_hub_file, hub_cache_dir, hub_has_anything
 from xmodal.encoders.clip.names import EXAMPLE, SYNTAX, ClipName, one_line, parse_clip_name
 from xmodal.errors import UsageError, XmodalError
+from xmodal.hashing import sha256_file
 
 #: what a bare ``clip:MODEL`` means for the architectures people reach for first; any other
 #: architecture defaults to its first published tag
@@ -184,18 +185,10 @@ def _path_preprocess(model: str, path: Path) -> dict[str, Any]:
 # -- checksums --------------------------------------------------------------------------------
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def content_digest(path: Path) -> str:
     # the hub cache stores large files under their sha256, which saves hashing them again
     base = os.path.basename(os.path.realpath(path))
-    return base if re.fullmatch(r"[0-9a-f]{64}", base) else file_sha256(path)
+    return base if re.fullmatch(r"[0-9a-f]{64}", base) else sha256_file(path)
 
 
 def verify_blob(path: Path) -> None:
@@ -203,7 +196,7 @@ def verify_blob(path: Path) -> None:
     real = Path(os.path.realpath(path))
     base = real.name
     if re.fullmatch(r"[0-9a-f]{64}", base):
-        actual = file_sha256(real)
+        actual = sha256_file(real)
     elif re.fullmatch(r"[0-9a-f]{40}", base):
         data = real.read_bytes()
         actual = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
@@ -243,7 +236,7 @@ def _resolve_path(cn: ClipName) -> ResolvedWeights:
     path = Path(os.path.expanduser(cn.source)).absolute()
     if not path.is_file():
         raise XmodalError(f"weights file not found: {path} (named by {cn.full_name()})")
-    digest = file_sha256(path)
+    digest = sha256_file(path)
     return ResolvedWeights(
         name=cn,
         file=path,
