@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
-from typing import TYPE_CHECKING
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeAlias
 
 from xmodal.cli.common import Subparsers, end_command, fail, print_json
+from xmodal.errors import XmodalError
 
 if TYPE_CHECKING:
+    from xmodal.collection import Collection
     from xmodal.query.filters import Filters
+    from xmodal.records import SearchHit
+
+#: one search of a session: (query text, query image) to hits
+_Run: TypeAlias = "Callable[[str | None, str | None], list[SearchHit]]"
 
 
 def add_parser(sub: Subparsers) -> None:
-    se = sub.add_parser("search", help="search with text, an image, or a mixed query")
+    from xmodal.query.fusion import SCORE_SCALES
+
+    se = sub.add_parser(
+        "search",
+        help="search with text, an image, or a mixed query",
+        epilog=SCORE_SCALES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     se.add_argument("query", nargs="?", help='text, or a mixed query: "beach" + 0.5*img:a.jpg')
     se.add_argument("--db", required=True)
     se.add_argument("--image", help="an image to search with")
@@ -25,7 +41,28 @@ def add_parser(sub: Subparsers) -> None:
     se.add_argument("--path", action="append", metavar="GLOB", help="only paths matching")
     se.add_argument("--fusion", choices=("rrf", "weighted"), default="rrf")
     se.add_argument("--weight", action="append", metavar="SPACE=W", help="weight of a space")
+    _add_scoring_and_session(se)
     end_command(se, cmd_search)
+
+
+def _add_scoring_and_session(se: argparse.ArgumentParser) -> None:
+    se.add_argument(
+        "--min-score",
+        type=float,
+        metavar="X",
+        help="drop results scoring below X (on the scale below), so fewer than k may come back",
+    )
+    se.add_argument(
+        "--use-name",
+        action="store_true",
+        help="let a query image's file name count as words of the query (it does not by default)",
+    )
+    se.add_argument(
+        "--interactive",
+        action="store_true",
+        help="read one query per line from stdin (mixed syntax, img:PATH terms) and answer "
+        "each with the models kept loaded",
+    )
 
 
 def _filters(args: argparse.Namespace) -> Filters:
@@ -39,31 +76,92 @@ def _filters(args: argparse.Namespace) -> Filters:
     )
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    from xmodal.collection import Collection
-
-    if args.query is None and args.image is None:
-        return fail("search needs a QUERY, --image PATH, or both")
+def _weights(args: argparse.Namespace) -> dict[str, float]:
     weights = {}
     for w in args.weight or ():
         name, _, value = w.rpartition("=")
         try:
             weights[name] = float(value)
         except ValueError:
-            return fail(f"--weight expects SPACE=NUMBER, got {w!r}")
-    with Collection.open(args.db, create=False) as col:
-        hits = col.search(
-            args.query,
-            image=args.image,
-            k=args.k,
-            model=args.model,
-            filters=_filters(args),
-            fusion=args.fusion,
-            weights=weights or None,
+            raise XmodalError(f"--weight expects SPACE=NUMBER, got {w!r}") from None
+        if not name or not math.isfinite(weights[name]):
+            raise XmodalError(f"--weight expects SPACE=NUMBER, got {w!r}")
+    return weights
+
+
+def _warn_absent_types(col: Collection, filters: Filters) -> None:
+    """A modality the collection holds none of matches nothing: say so, once."""
+    for m in sorted(filters.modalities - col.modalities()):
+        print(
+            f"xmodal: warning: the collection holds no {m} items; --type {m} matches nothing",
+            file=sys.stderr,
         )
-    if args.json:
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from xmodal.collection import Collection
+
+    if args.interactive and (args.query is not None or args.image is not None):
+        return fail("--interactive reads its queries from stdin; give no QUERY or --image")
+    if not args.interactive and args.query is None and args.image is None:
+        return fail("search needs a QUERY, --image PATH, or both")
+    if args.min_score is not None and not math.isfinite(args.min_score):
+        return fail("--min-score must be a finite number")
+    weights = _weights(args)
+    filters = _filters(args)
+    with Collection.open(args.db, create=False) as col:
+        _warn_absent_types(col, filters)
+
+        def run(query: str | None, image: str | None) -> list[SearchHit]:
+            return col.search(
+                query,
+                image=image,
+                k=args.k,
+                model=args.model,
+                filters=filters,
+                fusion=args.fusion,
+                weights=weights or None,
+                min_score=args.min_score,
+                use_name=args.use_name,
+            )
+
+        if args.interactive:
+            return _interactive(run, args.json)
+        hits = run(args.query, args.image)
+    _print_hits(hits, args.json)
+    return 0
+
+
+def _interactive(run: _Run, as_json: bool) -> int:
+    """One answer per non-blank line of stdin; a line that fails is answered with its error
+    (on stderr, or an ``{"error": ...}`` line with --json) and the session goes on. Text
+    answers are separated by a blank line. Exit 2 if any line failed."""
+    failed = False
+    answered = False
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            hits = run(line.strip(), None)
+        except XmodalError as e:
+            failed = True
+            if as_json:
+                print_json({"error": " ".join(str(e).split())})
+            else:
+                fail(str(e))
+        else:
+            if answered and not as_json:
+                print()
+            _print_hits(hits, as_json)
+            answered = True
+        sys.stdout.flush()
+    return 2 if failed else 0
+
+
+def _print_hits(hits: list[SearchHit], as_json: bool) -> None:
+    if as_json:
         print_json({"results": [h.to_json() for h in hits]})
-        return 0
+        return
     if not hits:
         print("no results")
     for rank, h in enumerate(hits, start=1):
@@ -74,4 +172,3 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"{rank:3d}  {h.score:7.4f}  {h.modality:<5}  {h.path}{where}")
         if snippet:
             print(f"                       {snippet}")
-    return 0
