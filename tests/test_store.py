@@ -11,7 +11,7 @@ from xmodal.errors import EncoderMismatchError, SchemaError, UsageError
 from xmodal.query.filters import Filters
 from xmodal.records import Modality, Segment
 from xmodal.store.schema import SCHEMA_VERSION
-from xmodal.store.snapshot import load_space
+from xmodal.store.snapshot import load_space, snapshot_folder
 from xmodal.store.sqlite import DB_NAME, NewItem, Store
 
 SPEC = EncoderSpec("toy", "w1", 4, frozenset({Modality.IMAGE}), {"size": 8})
@@ -125,9 +125,11 @@ def test_snapshot_follows_generation(tmp_path: Path) -> None:
     s.put_items([_item("/a", 2)])
     ids, vecs = load_space(s, "toy", 4)
     assert len(ids) == 2 and vecs.shape == (2, 4)
-    files = sorted(p.name for p in (tmp_path / "c" / "snapshots").iterdir())
+    folder = snapshot_folder(s, "toy")
+    assert folder is not None
+    files = sorted(p.name for p in folder.iterdir())
     assert len(files) == 2
     s.put_items([_item("/b", 1)])
     ids, _ = load_space(s, "toy", 4)
     assert len(ids) == 3
-    assert len(list((tmp_path / "c" / "snapshots").iterdir())) == 2  # stale files removed
+    assert len(list(folder.iterdir())) == 2  # stale files removed

@@ -13,30 +13,20 @@ from xmodal.catalogue import AUTO, resolve_auto
 from xmodal.closing import Closing
 from xmodal.encoders.base import Encoder, TextExtractor
 from xmodal.encoders.registry import get_encoder, get_extractor, is_extractor
-from xmodal.errors import UnembeddableQueryError, UsageError
+from xmodal.errors import UsageError
 from xmodal.index.base import DEFAULT_INDEX
 from xmodal.index.cache import IndexCache
 from xmodal.ingest.commits import DEFAULT_COMMIT_EVERY
-from xmodal.ingest.pipeline import IndexOptions, decode_limits, run_index
-from xmodal.ingest.prepare import Prepared, prepare
-from xmodal.media.limits import DEFAULT_LIMITS
-from xmodal.media.walk import FileRef, modality_of
+from xmodal.ingest.pipeline import IndexOptions, run_index
+from xmodal.ingest.prepare import Prepared
 from xmodal.progress import ProgressFactory
 from xmodal.query.filters import Filters
-from xmodal.query.fusion import FusionMethod, fuse
+from xmodal.query.fusion import FusionMethod
 from xmodal.query.parse import Query, Term, parse_query
 from xmodal.records import IndexReport, Item, Modality, SearchHit
-from xmodal.spaces import (
-    FilterScope,
-    QueryInputs,
-    SearchContext,
-    SpaceHit,
-    VectorSpace,
-    bind_space,
-    bind_spaces,
-)
+from xmodal.spaces.searcher import Searcher, SearchRequest
 from xmodal.store.lock import WriteLock
-from xmodal.store.sqlite import SegmentRef, Store
+from xmodal.store.sqlite import Store
 
 _ENCODERS_KEY = "encoders"
 
@@ -55,6 +45,8 @@ class Collection(Closing):
         self.indexes = IndexCache(store, index_kind)
         #: one-line messages for the user (which encoders ``auto`` chose, and why)
         self.notes: list[str] = []
+        #: spaces bound by earlier searches stay bound: repeated queries load no model again
+        self.searcher = Searcher(store, self.indexes, self.encoder_names)
 
     @classmethod
     def open(
@@ -91,6 +83,10 @@ class Collection(Closing):
 
     def spaces(self) -> list[str]:
         return sorted(self.store.spaces())
+
+    def modalities(self) -> frozenset[Modality]:
+        """The modalities of the items the collection holds."""
+        return self.store.modalities()
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -168,32 +164,6 @@ class Collection(Closing):
 
     # -- searching -------------------------------------------------------------------------
 
-    def _image_term_inputs(self, term: Term) -> Prepared:
-        path = os.path.abspath(os.path.expanduser(term.value))
-        if not os.path.isfile(path):
-            raise UsageError(f"query image not found: {term.value}")
-        if modality_of(path) is not Modality.IMAGE:
-            raise UsageError(f"query image is not a supported image file: {term.value}")
-        from xmodal.media.walk import walk
-
-        found = walk([path])
-        ref = found.files[0] if found.files else FileRef(path, Modality.IMAGE, 0, 0)
-        # decoded exactly as indexing decoded the collection's images, so a picture that is in
-        # the collection finds itself with the same vector
-        limits = decode_limits(DEFAULT_LIMITS, *_load_parts(self.encoder_names()))
-        result = prepare(ref, limits, None, None, {})
-        if not isinstance(result, Prepared) or result.image is None:
-            reason = getattr(result, "reason", "cannot decode")
-            raise UsageError(f"query image {term.value}: {reason}")
-        return result
-
-    def _query_inputs(self, query: Query) -> QueryInputs:
-        """Each image term decoded once per search, however many spaces read it."""
-        return QueryInputs(query, {t.value: self._image_term_inputs(t) for t in query.images()})
-
-    def _context(self) -> SearchContext:
-        return SearchContext(self.store, self.indexes)
-
     def query_vectors(
         self,
         query: Query,
@@ -202,14 +172,7 @@ class Collection(Closing):
     ) -> dict[str, np.ndarray]:
         """The query's vector in each of ``spaces`` that can embed at least one of its terms
         (keyword spaces make none)."""
-        inputs = self._query_inputs(query) if images is None else QueryInputs(query, images)
-        known = self.store.spaces()
-        out: dict[str, np.ndarray] = {}
-        for name in spaces:
-            space = bind_space(known[name], self._context())
-            if isinstance(space, VectorSpace) and (vec := space.query_vector(inputs)) is not None:
-                out[name] = vec
-        return out
+        return self.searcher.query_vectors(query, spaces, images)
 
     def _full_query(self, query: str | Query | None, image: str | os.PathLike[str] | None) -> Query:
         q = parse_query(query) if isinstance(query, str) else query
@@ -230,65 +193,23 @@ class Collection(Closing):
         filters: Filters | None = None,
         fusion: FusionMethod = "rrf",
         weights: Mapping[str, float] | None = None,
+        min_score: float | None = None,
+        use_name: bool = False,
     ) -> list[SearchHit]:
         """Search with text, an image, or a mixed weighted query; best first.
 
         Each space ranks items by their best segment; the rankings are fused (reciprocal-rank
-        fusion by default). ``model`` restricts the search to one space.
+        fusion by default). ``model`` restricts the search to one space. Scores follow one
+        scale per fusion mode (``xmodal.query.fusion.SCORE_SCALES``); hits scoring below
+        ``min_score`` are dropped, so fewer than ``k`` may come back. A query image enters by
+        its pixels and the words that belong to it, its file name only with ``use_name``.
         """
         if k <= 0:
             raise UsageError("k must be positive")
-        q = self._full_query(query, image)
-        known = self.store.spaces()
-        if not known:
-            raise UsageError(f"collection {self.root} has nothing indexed yet; run `xmodal index`")
-        if model is not None and model not in known:
-            have = ", ".join(sorted(known)) or "none"
-            raise UsageError(f"collection has no space {model!r}; it has: {have}")
-        names = [model] if model is not None else sorted(known)
-        inputs = self._query_inputs(q)
-        spaces = bind_spaces([known[n] for n in names], self._context())
-        scope = FilterScope(self.store, filters)
-        # several segments of one item may rank before the next item: look deeper than k
-        depth = max(4 * k, 50)
-        rankings = {s.name: r for s in spaces if (r := s.rank(inputs, depth, scope)) is not None}
-        if not rankings:
-            raise UnembeddableQueryError(
-                "no space in this collection can embed this query "
-                f"(spaces: {', '.join(names) or 'none'})"
-            )
-        return self._fused_hits(rankings, k, fusion, weights)
-
-    def _fused_hits(
-        self,
-        segment_rankings: Mapping[str, list[SpaceHit]],
-        k: int,
-        fusion: FusionMethod,
-        weights: Mapping[str, float] | None,
-    ) -> list[SearchHit]:
-        """Each space's ranking of items by their best segment, fused, the top ``k`` shown
-        with the segment that ranked best in the space that scored the item highest."""
-        # segments resolved once: a writer may replace an item between two lookups
-        resolved = self.store.resolve_segments(
-            h.segment_id for ranking in segment_rankings.values() for h in ranking
+        request = SearchRequest(
+            self._full_query(query, image), k, model, filters, fusion, weights, min_score, use_name
         )
-        rankings: dict[str, list[tuple[str, float]]] = {}
-        best: dict[tuple[str, str], SpaceHit] = {}
-        for space, seg_ranking in segment_rankings.items():
-            item_ranking: list[tuple[str, float]] = []
-            for hit in seg_ranking:
-                ref = resolved.get(hit.segment_id)
-                if ref is None or (space, ref.item.id) in best:
-                    continue
-                best[(space, ref.item.id)] = hit
-                item_ranking.append((ref.item.id, hit.score))
-            rankings[space] = item_ranking
-        hits = []
-        for f in fuse(rankings, fusion, weights)[:k]:
-            top_space = max(f.per_space, key=lambda s: f.per_space[s])
-            hit = best[(top_space, f.key)]
-            hits.append(_search_hit(resolved[hit.segment_id], hit, f.score, f.per_space))
-        return hits
+        return self.searcher.search(request)
 
 
 def _load_parts(names: Sequence[str]) -> tuple[list[Encoder], list[TextExtractor]]:
@@ -297,19 +218,3 @@ def _load_parts(names: Sequence[str]) -> tuple[list[Encoder], list[TextExtractor
     extractors = [get_extractor(n) for n in names if is_extractor(n)]
     return encoders, extractors
 
-
-def _search_hit(
-    ref: SegmentRef, hit: SpaceHit, score: float, per_space: dict[str, float]
-) -> SearchHit:
-    snippet = ref.segment.text if ref.item.modality is Modality.TEXT else ref.item.text
-    return SearchHit(
-        id=ref.item.id,
-        path=ref.item.path,
-        score=score,
-        modality=ref.item.modality,
-        segment=ref.segment.ordinal,
-        start=ref.segment.start if hit.start is None else hit.start,
-        end=ref.segment.end if hit.end is None else hit.end,
-        text=snippet[:300],
-        spaces=per_space,
-    )

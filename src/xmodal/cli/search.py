@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import math
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeAlias
 
 from xmodal.cli.common import (
     Subparsers,
@@ -19,7 +21,7 @@ from xmodal.cli.common import (
     warn,
 )
 from xmodal.cli.display import cut
-from xmodal.errors import UsageError
+from xmodal.errors import UsageError, XmodalError
 
 if TYPE_CHECKING:
     from xmodal.collection import Collection
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
 #: display columns of the text shown under a hit
 SNIPPET_WIDTH = 80
 
+#: one search of a session: (query text, query image) to hits
+_Run: TypeAlias = "Callable[[str | None, str | None], list[SearchHit]]"
+
 EXAMPLES = (
     'xmodal search "red bicycle"',
     "xmodal search --image holiday.jpg -k 20 --contact-sheet hits.png",
@@ -37,7 +42,10 @@ EXAMPLES = (
 
 
 def add_parser(sub: Subparsers) -> None:
+    from xmodal.query.fusion import SCORE_SCALES
+
     se = add_command(sub, "search", "search with text, an image, or a mixed query", EXAMPLES)
+    se.epilog = f"{SCORE_SCALES}\n\n{se.epilog}"
     se.add_argument("query", nargs="?", help='text, or a mixed query: "beach" + 0.5*img:a.jpg')
     add_db(se)
     se.add_argument("--image", help="an image to search with")
@@ -69,7 +77,28 @@ def add_parser(sub: Subparsers) -> None:
         metavar="FILE",
         help="draw the hits into a PNG: thumbnails with rank, score and file name",
     )
+    _add_scoring_and_session(se)
     end_command(se, cmd_search)
+
+
+def _add_scoring_and_session(se: argparse.ArgumentParser) -> None:
+    se.add_argument(
+        "--min-score",
+        type=float,
+        metavar="X",
+        help="drop results scoring below X (on the scale below), so fewer than k may come back",
+    )
+    se.add_argument(
+        "--use-name",
+        action="store_true",
+        help="let a query image's file name count as words of the query (it does not by default)",
+    )
+    se.add_argument(
+        "--interactive",
+        action="store_true",
+        help="read one query per line from stdin (mixed syntax, img:PATH terms) and answer "
+        "each with the models kept loaded",
+    )
 
 
 def _filters(args: argparse.Namespace) -> Filters:
@@ -91,6 +120,8 @@ def _weights(args: argparse.Namespace) -> dict[str, float]:
             weights[name] = float(value)
         except ValueError:
             raise UsageError(f"--weight expects SPACE=NUMBER, got {w!r}") from None
+        if not name or not math.isfinite(weights[name]):
+            raise UsageError(f"--weight expects SPACE=NUMBER, got {w!r}")
     return weights
 
 
@@ -100,6 +131,12 @@ def _warn_unmatched_globs(col: Collection, globs: Sequence[str]) -> None:
         pattern = os.path.expanduser(glob)
         if not any(fnmatch.fnmatchcase(p, pattern) for p in paths):
             warn(f"--path {glob!r} matches no item of the collection")
+
+
+def _warn_absent_types(col: Collection, filters: Filters) -> None:
+    """A modality the collection holds none of matches nothing: say so, once."""
+    for m in sorted(filters.modalities - col.modalities()):
+        warn(f"the collection holds no {m} items; --type {m} matches nothing")
 
 
 def print_hits(hits: Sequence[SearchHit]) -> None:
@@ -113,6 +150,13 @@ def print_hits(hits: Sequence[SearchHit]) -> None:
         print(f"{rank:3d}  {h.score:7.4f}  {h.modality:<5}  {h.path}{where}")
         if snippet:
             print(f"                       {snippet}")
+
+
+def _print_hits(hits: Sequence[SearchHit], as_json: bool) -> None:
+    if as_json:
+        print_json({"results": [h.to_json() for h in hits]})
+    else:
+        print_hits(hits)
 
 
 def _chosen(option: str, n: int | None, hits: Sequence[SearchHit]) -> SearchHit | None:
@@ -141,28 +185,69 @@ def _act_on(args: argparse.Namespace, hits: Sequence[SearchHit]) -> None:
         open_path(to_reveal.path, reveal=True)
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    if args.query is None and args.image is None:
-        return fail("search needs a QUERY, --image PATH, or both")
-    weights = _weights(args)
+def _check_args(args: argparse.Namespace) -> None:
+    if args.interactive and (args.query is not None or args.image is not None):
+        raise UsageError("--interactive reads its queries from stdin; give no QUERY or --image")
+    if not args.interactive and args.query is None and args.image is None:
+        raise UsageError("search needs a QUERY, --image PATH, or both")
+    if args.min_score is not None and not math.isfinite(args.min_score):
+        raise UsageError("--min-score must be a finite number")
     for option, n in (("--open", args.open), ("--reveal", args.reveal)):
         if n is not None and n < 1:
-            return fail(f"{option} takes a rank, 1 or more")
+            raise UsageError(f"{option} takes a rank, 1 or more")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    _check_args(args)
+    weights = _weights(args)
+    filters = _filters(args)
     with open_existing(args) as col:
-        hits = col.search(
-            args.query,
-            image=args.image,
-            k=args.k,
-            model=args.model,
-            filters=_filters(args),
-            fusion=args.fusion,
-            weights=weights or None,
-        )
+        _warn_absent_types(col, filters)
+
+        def run(query: str | None, image: str | None) -> list[SearchHit]:
+            return col.search(
+                query,
+                image=image,
+                k=args.k,
+                model=args.model,
+                filters=filters,
+                fusion=args.fusion,
+                weights=weights or None,
+                min_score=args.min_score,
+                use_name=args.use_name,
+            )
+
+        if args.interactive:
+            return _interactive(run, args.json)
+        hits = run(args.query, args.image)
         if not hits and args.path:
             _warn_unmatched_globs(col, args.path)
-    if args.json:
-        print_json({"results": [h.to_json() for h in hits]})
-    else:
-        print_hits(hits)
+    _print_hits(hits, args.json)
     _act_on(args, hits)
     return 0
+
+
+def _interactive(run: _Run, as_json: bool) -> int:
+    """One answer per non-blank line of stdin; a line that fails is answered with its error
+    (on stderr, or an ``{"error": ...}`` line with --json) and the session goes on. Text
+    answers are separated by a blank line. Exit 2 if any line failed."""
+    failed = False
+    answered = False
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            hits = run(line.strip(), None)
+        except XmodalError as e:
+            failed = True
+            if as_json:
+                print_json({"error": " ".join(str(e).split())})
+            else:
+                fail(str(e))
+        else:
+            if answered and not as_json:
+                print()
+            _print_hits(hits, as_json)
+            answered = True
+        sys.stdout.flush()
+    return 2 if failed else 0

@@ -26,6 +26,8 @@ TermKind = Literal["text", "image"]
 
 _NUMBER = re.compile(r"\s*((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\*\s*")
 _IMAGE_PREFIX = re.compile(r"(?:img|image):", re.IGNORECASE)
+#: a bare word that starts like a number and has a ``*`` in it meant to be a weight
+_BAD_WEIGHT = re.compile(r"[-+]?[\d.][^*\s]*\*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,20 @@ class _Parser:
             self.i += 1
         return self.s[start : self.i]
 
+    def bare_word(self) -> str:
+        """A word of a text term. A double quote inside one is a phrase left open or closed
+        without opening (apostrophes are part of words: don't), and a number before a ``*``
+        is a weight that failed to parse; both are refused rather than searched for."""
+        start = self.i
+        w = self.word()
+        if _BAD_WEIGHT.match(w):
+            self.i = start
+            raise self.error(f"bad weight in {w!r}: write a number, then *, as in 2*\"cat\"")
+        if (q := w.find('"')) >= 0:
+            self.i = start + q
+            raise self.error('unbalanced " (put quotes around a whole phrase: "red car")')
+        return w
+
     def operator_ahead(self) -> bool:
         """Is the next token a + or - that starts a new term?"""
         j = self.i
@@ -141,7 +157,7 @@ class _Parser:
         while not self.at_end() and not self.operator_ahead():
             if self.s[self.i] in "\"'" or _IMAGE_PREFIX.match(self.s, self.i):
                 raise self.error("put + or - between terms")
-            words.append(self.word())
+            words.append(self.bare_word())
         return "text", " ".join(words)
 
     def term(self, sign: float) -> Term:

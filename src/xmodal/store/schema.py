@@ -95,14 +95,30 @@ def current_version(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def ensure_schema(conn: sqlite3.Connection, path: str) -> None:
-    """Create the schema in an empty database, migrate an older one, refuse a newer one."""
-    version = current_version(conn)
+def _refuse_newer(version: int, path: str) -> None:
     if version > SCHEMA_VERSION:
         raise SchemaError(
             f"collection {path} has schema version {version}, newer than this xmodal supports "
             f"({SCHEMA_VERSION}); upgrade xmodal to open it"
         )
+
+
+def check_schema(conn: sqlite3.Connection, path: str) -> None:
+    """Refuse a schema that a read-only collection cannot be searched with (it cannot be
+    migrated in place)."""
+    version = current_version(conn)
+    _refuse_newer(version, path)
+    if version < SCHEMA_VERSION:
+        raise SchemaError(
+            f"collection {path} has schema version {version} and is read-only; make it "
+            f"writable once so that xmodal can upgrade it to version {SCHEMA_VERSION}"
+        )
+
+
+def ensure_schema(conn: sqlite3.Connection, path: str) -> None:
+    """Create the schema in an empty database, migrate an older one, refuse a newer one."""
+    version = current_version(conn)
+    _refuse_newer(version, path)
     if version == SCHEMA_VERSION:
         return
     conn.execute("BEGIN IMMEDIATE")

@@ -12,6 +12,7 @@ import os
 import secrets
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from xmodal.encoders.base import EncoderSpec
 from xmodal.errors import EncoderMismatchError, UsageError
 from xmodal.query.filters import Filters
 from xmodal.records import Item, Modality, Segment
-from xmodal.store.schema import ensure_schema
+from xmodal.store.schema import check_schema, ensure_schema
 
 DB_NAME = "xmodal.db"
 
@@ -82,6 +83,40 @@ class ExtractedText:
     boxes: list[dict[str, Any]]
 
 
+def is_writable(*paths: Path) -> bool:
+    """Whether every one of ``paths`` may be written, by its permission bits as well as by
+    ``access``: the superuser may write anything, but a collection marked read-only stays so."""
+    return all(os.access(p, os.W_OK) and p.stat().st_mode & 0o222 for p in paths)
+
+
+def _connect(db: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db, timeout=60.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def _connect_readonly(db: Path) -> sqlite3.Connection:
+    """A connection that never writes. Without a write-ahead log beside the database no writer
+    can be at work, so the file is opened as immutable (SQLite then needs no shared-memory
+    file, which a read-only folder could not hold); with one, its committed pages are read."""
+    uri = "file:" + urllib.parse.quote(os.fspath(db.absolute())) + "?mode=ro"
+    wal = db.with_name(db.name + "-wal")
+    if wal.exists():
+        try:
+            conn = sqlite3.connect(
+                uri, uri=True, timeout=60.0, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            pass  # the shared-memory file cannot be made here: read the database alone
+    return sqlite3.connect(
+        uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False
+    )
+
+
 def _item_from_row(row: sqlite3.Row) -> Item:
     return Item(
         id=row["id"],
@@ -105,15 +140,16 @@ class Store:
             if self.root.exists() and not self.root.is_dir():
                 raise UsageError(f"{self.root} exists and is not a folder")
             self.root.mkdir(parents=True, exist_ok=True)
+        #: a collection whose folder or database is marked read-only is opened without
+        #: writing anything (no journal files, no migration)
+        self.readonly = db.exists() and not is_writable(self.root, db)
         try:
-            self.conn = sqlite3.connect(
-                db, timeout=60.0, isolation_level=None, check_same_thread=False
-            )
+            self.conn = _connect_readonly(db) if self.readonly else _connect(db)
             self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute("PRAGMA foreign_keys=ON")
-            ensure_schema(self.conn, str(self.root))
+            if self.readonly:
+                check_schema(self.conn, str(self.root))
+            else:
+                ensure_schema(self.conn, str(self.root))
         except sqlite3.DatabaseError as e:
             raise UsageError(f"cannot open collection {self.root}: {e}") from None
 
@@ -167,6 +203,15 @@ class Store:
             )
             for r in rows
         }
+
+    def space_created_at(self, name: str) -> float | None:
+        row = self.conn.execute("SELECT created_at FROM spaces WHERE name=?", (name,)).fetchone()
+        return None if row is None else float(row[0])
+
+    def modalities(self) -> frozenset[Modality]:
+        """The modalities of the items the collection holds."""
+        rows = self.conn.execute("SELECT DISTINCT modality FROM items")
+        return frozenset(Modality(r[0]) for r in rows)
 
     def ensure_space(self, spec: EncoderSpec) -> None:
         """Register the space ``spec.name`` or check that it was built by the same encoder."""
