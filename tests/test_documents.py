@@ -14,9 +14,9 @@ from typing import Any
 
 import docx
 import pytest
-from awkward import xmodal, xmodal_json
 from PIL import Image, ImageDraw, ImageFont
 
+from awkward import xmodal, xmodal_json
 from xmodal.errors import DecodeError
 from xmodal.media.html import html_to_text
 from xmodal.media.image import decode_image
