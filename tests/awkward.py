@@ -224,6 +224,10 @@ def make_awkward_folder(root: Path) -> dict[str, str]:
     )
     put("broken/bomb.png", png_claiming(50_000, 50_000), SKIP + "too large|over the limit|pixels")
     put("broken/binary.txt", b"\x00\x01\x02\x03binary\x00data" * 64, SKIP + "binary")
+    put("broken/archive.zip", b"PK\x05\x06" + b"\x00" * 18, SKIP + r"unsupported type \(\.zip\)")
+
+    # a text file known by its content, not by its name
+    put("notes/README", b"Read me first: the spare key is under the mat.\n", INDEXED)
 
     # colour modes, animation, orientation, metadata
     frames = gif_frames()

@@ -36,7 +36,7 @@ from awkward import (
 )
 from xmodal.store.sqlite import Store
 
-REPORT_KEYS = {"added", "updated", "removed", "unchanged", "moved", "skipped"}
+REPORT_KEYS = {"added", "updated", "removed", "unchanged", "moved", "skipped", "skipped_by_reason"}
 
 
 @dataclass
@@ -107,9 +107,10 @@ def check_results(results: list[dict[str, Any]], ids: dict[str, str]) -> None:
 def test_index_report_has_the_contract_keys_and_types(built: Built) -> None:
     rep = built.report
     assert set(rep) == REPORT_KEYS
-    for key in REPORT_KEYS - {"skipped"}:
+    for key in REPORT_KEYS - {"skipped", "skipped_by_reason"}:
         assert type(rep[key]) is int, key
     assert isinstance(rep["skipped"], list)
+    assert sum(rep["skipped_by_reason"].values()) == len(rep["skipped"])
     for s in rep["skipped"]:
         assert set(s) == {"path", "reason"}
         assert isinstance(s["path"], str) and isinstance(s["reason"], str)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -78,6 +80,42 @@ class Skipped:
     path: str
     reason: str
 
+    @property
+    def group(self) -> str:
+        return reason_group(self.reason)
+
+
+#: (pattern, group) in the order they are tried; the reasons are the decoders' and the walk's
+_REASON_GROUPS = (
+    (r"^unsupported type", "unsupported type"),
+    (r"pip install", "missing optional dependency"),
+    (r"encrypted|password", "encrypted"),
+    (r"larger than|over the limit|too large|too many|inflates", "too large"),
+    (r"symbolic link loop", "symbolic link loop"),
+    (r"^duplicate link", "duplicate link"),
+    (r"broken symbolic link", "broken link"),
+    (r"not valid UTF-8", "bad file name"),
+    (r"permission denied|^cannot (stat|read|open|list)", "unreadable"),
+    (r"no such file", "not found"),
+    (r"not a regular file", "not a regular file"),
+    (r"^empty file|^no text", "empty"),
+    (r"^binary content", "binary content"),
+    (r"decoder error|out of memory", "decoder error"),
+    (r"image|SVG", "corrupt image"),
+    (r"PDF|DOCX|EPUB|HTML", "corrupt document"),
+)
+_DETAIL = re.compile(r"^unsupported type \((.+)\)$")
+#: how many file types the summary line names for unsupported files
+_SHOWN_TYPES = 4
+
+
+def reason_group(reason: str) -> str:
+    """The kind of a skip reason, under which reports count skipped files."""
+    for pattern, group in _REASON_GROUPS:
+        if re.search(pattern, reason, re.IGNORECASE):
+            return group
+    return "other"
+
 
 @dataclass(slots=True)
 class IndexReport:
@@ -90,13 +128,34 @@ class IndexReport:
     moved: int = 0
     skipped: list[Skipped] = field(default_factory=list)
 
+    def skipped_by_reason(self) -> dict[str, int]:
+        """Skipped files counted by kind of reason, most frequent first."""
+        counts = Counter(s.group for s in self.skipped)
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["skipped"] = [{"path": s.path, "reason": s.reason} for s in self.skipped]
+        d["skipped_by_reason"] = self.skipped_by_reason()
         return d
 
+    def _unsupported_types(self) -> str:
+        found = Counter(
+            m.group(1) for s in self.skipped if (m := _DETAIL.match(s.reason)) is not None
+        )
+        names = [t for t, _ in sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))]
+        more = f", +{len(names) - _SHOWN_TYPES} more" if len(names) > _SHOWN_TYPES else ""
+        return f" ({', '.join(names[:_SHOWN_TYPES])}{more})" if names else ""
+
     def summary(self) -> str:
-        return (
+        line = (
             f"added {self.added}, updated {self.updated} (moved {self.moved}), "
             f"removed {self.removed}, unchanged {self.unchanged}, skipped {len(self.skipped)}"
         )
+        if not self.skipped:
+            return line
+        groups = [
+            f"{n} {g}{self._unsupported_types() if g == 'unsupported type' else ''}"
+            for g, n in self.skipped_by_reason().items()
+        ]
+        return f"{line}: {', '.join(groups)}"

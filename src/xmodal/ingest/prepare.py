@@ -6,16 +6,18 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PIL import Image
 
 from xmodal.errors import DecodeError
+from xmodal.media.documents import Document, read_document
 from xmodal.media.files import read_capped
 from xmodal.media.image import decode_image, filename_words
 from xmodal.media.limits import DecodeLimits
-from xmodal.media.text import decode_text, passages, sidecar_text
+from xmodal.media.svg import SVG_EXTENSIONS, decode_svg
+from xmodal.media.text import MAX_PASSAGES, passages, sidecar_text
 from xmodal.media.walk import FileRef
 from xmodal.records import Modality, Segment
 
@@ -101,15 +103,22 @@ def prepare(
         return Failed(ref, f"unexpected decoder error: {type(e).__name__}: {e}")
 
 
+def _words_of_name(path: str) -> str:
+    return filename_words(os.path.splitext(os.path.basename(path))[0])
+
+
 def _prepare_image(ref: FileRef, read: _Read, digest: str, limits: DecodeLimits) -> Prepared:
-    decoded = decode_image(read.data, limits)
+    if os.path.splitext(ref.path)[1].lower() in SVG_EXTENSIONS:
+        decoded = decode_svg(read.data, limits)
+    else:
+        decoded = decode_image(read.data, limits)
     parts: list[str] = []
     for name, data in read.sidecars.items():
         t = sidecar_text(data, os.path.splitext(name)[1].lower())
         if t:
             parts.append(t)
     parts.extend(decoded.embedded_text)
-    words = filename_words(os.path.splitext(os.path.basename(ref.path))[0])
+    words = _words_of_name(ref.path)
     if words:
         parts.append(words)
     attached = ". ".join(dict.fromkeys(p.strip() for p in parts if p.strip()))
@@ -125,14 +134,39 @@ def _prepare_image(ref: FileRef, read: _Read, digest: str, limits: DecodeLimits)
     return Prepared(ref, digest, [Segment(0, attached)], metadata, attached, decoded.image)
 
 
+def _prepare_scan(ref: FileRef, doc: Document, scan: Image.Image, digest: str) -> Prepared:
+    """A document with no text layer (a scan) becomes a picture of its first page, which the
+    image encoders embed and OCR, when the collection has it, reads."""
+    attached = ". ".join(w for w in (doc.title, _words_of_name(ref.path)) if w)
+    metadata = dict(doc.metadata)
+    metadata.update(width=scan.width, height=scan.height, rendered_page=1)
+    if doc.title:
+        metadata["title"] = doc.title[:200]
+    picture = replace(ref, modality=Modality.IMAGE)
+    return Prepared(picture, digest, [Segment(0, attached)], metadata, attached, scan)
+
+
 def _prepare_text(ref: FileRef, read: _Read, digest: str, limits: DecodeLimits) -> Prepared:
-    text = decode_text(read.data, limits)
-    chunks = passages(text)
-    if not chunks:
+    doc = read_document(ref.path, read.data, limits)
+    if doc.scan is not None:
+        return _prepare_scan(ref, doc, doc.scan, digest)
+    segments: list[Segment] = []
+    pages: list[int | None] = []
+    for section in doc.sections:
+        for chunk in passages(section.text)[: MAX_PASSAGES - len(segments)]:
+            segments.append(Segment(len(segments), chunk))
+            pages.append(section.page)
+    if not segments:
         raise DecodeError("no text in file")
-    segments = [Segment(n, chunk) for n, chunk in enumerate(chunks)]
-    metadata: dict[str, Any] = {"chars": len(text), "passages": len(chunks)}
-    title = next((line.strip("# ").strip() for line in text.splitlines() if line.strip()), "")
+    text = "\n\n".join(s.text for s in doc.sections)
+    metadata: dict[str, Any] = {"chars": len(text), "passages": len(segments)}
+    metadata.update(doc.metadata)
+    if any(p is not None for p in pages):
+        # a hit on passage N is on page segment_pages[N]
+        metadata["segment_pages"] = pages
+    title = doc.title or next(
+        (line.strip("# ").strip() for line in text.splitlines() if line.strip()), ""
+    )
     if title:
         metadata["title"] = title[:200]
     return Prepared(ref, digest, segments, metadata, text[:10_000])

@@ -38,6 +38,9 @@ _EXIF_IFD = 0x8769
 _EXIF_ORIENTATION = 0x0112
 _ORIENTATIONS_SWAPPING_AXES = frozenset({5, 6, 7, 8})
 _XMP_MAX_BYTES = 1_000_000
+#: ISO base media brands of HEIC/HEIF still pictures and sequences
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+_HEIF_FIX = "HEIC/HEIF image: support for it is optional; pip install 'xmodal[heif]'"
 
 
 @dataclass(slots=True)
@@ -49,7 +52,7 @@ class DecodedImage:
     embedded_text: list[str] = field(default_factory=list)
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
+def to_rgb(im: Image.Image) -> Image.Image:
     """Any mode to 8-bit RGB; transparency is composited on white, deep greys rescaled."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(im, dtype=np.float64)
@@ -148,6 +151,10 @@ def _allowed(limits: DecodeLimits) -> list[str]:
     return [f for f in limits.image_formats if f in Image.OPEN]
 
 
+def _is_heif(data: bytes) -> bool:
+    return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
+
+
 def decode_image(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodedImage:
     """Decode ``data`` into an RGB image no larger than ``limits.max_side`` on its long side.
 
@@ -166,6 +173,8 @@ def decode_image(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodedI
         except Image.DecompressionBombError as e:
             raise DecodeError(f"image too large to decode safely ({e})") from None
         except UnidentifiedImageError:
+            if _is_heif(data) and "HEIF" in limits.image_formats and not HEIF_AVAILABLE:
+                raise DecodeError(_HEIF_FIX) from None
             raise DecodeError("not a supported image (unrecognised or disallowed format)") from None
         except Exception as e:
             raise DecodeError(f"unreadable image header: {type(e).__name__}: {e}") from None
@@ -185,7 +194,7 @@ def decode_image(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodedI
                 width, height = height, width  # report the size as the picture is shown
             ImageOps.exif_transpose(im, in_place=True)
             im.load()
-            im = _to_rgb(im)
+            im = to_rgb(im)
         except DecodeError:
             raise
         except Exception as e:

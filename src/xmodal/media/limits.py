@@ -15,6 +15,10 @@ class DecodeLimits:
     max_side: int = 512
     #: text documents are cut to this many characters
     max_text_chars: int = 2_000_000
+    #: PDF pages and EPUB chapters read from one document; the rest are left out
+    max_pages: int = 2_000
+    #: members of a DOCX or EPUB archive; more is refused as a likely archive bomb
+    max_archive_members: int = 10_000
     #: Pillow formats allowed; anything else is refused even if Pillow could open it
     image_formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO", "HEIF")
 

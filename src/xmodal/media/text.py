@@ -16,7 +16,7 @@ SIDECAR_EXTENSIONS = (".txt", ".json")
 _SIDECAR_KEYS = ("caption", "title", "description", "alt", "annotation", "tags", "keywords", "text")
 
 _PASSAGE_WORDS = 120
-_MAX_PASSAGES = 500
+MAX_PASSAGES = 500
 
 
 def decode_text(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> str:
@@ -63,11 +63,11 @@ def passages(text: str, words_per_passage: int = _PASSAGE_WORDS) -> list[str]:
         if len(current) >= words_per_passage // 2:
             out.append(" ".join(current))
             current = []
-        if len(out) >= _MAX_PASSAGES:
+        if len(out) >= MAX_PASSAGES:
             break
-    if current and len(out) < _MAX_PASSAGES:
+    if current and len(out) < MAX_PASSAGES:
         out.append(" ".join(current))
-    return out[:_MAX_PASSAGES]
+    return out[:MAX_PASSAGES]
 
 
 def sidecar_text(data: bytes, suffix: str) -> str:

@@ -10,7 +10,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xmodal.media.documents import DOCUMENT_EXTENSIONS
 from xmodal.media.image import IMAGE_EXTENSIONS
+from xmodal.media.sniff import HEAD_BYTES, text_encoding
+from xmodal.media.svg import SVG_EXTENSIONS
 from xmodal.media.text import SIDECAR_EXTENSIONS, TEXT_EXTENSIONS
 from xmodal.records import Modality, Skipped
 
@@ -39,12 +42,29 @@ def display_path(path: str) -> str:
 
 
 def modality_of(path: str) -> Modality | None:
+    """The modality a file's extension names; None when the name does not tell."""
     ext = os.path.splitext(path)[1].lower()
-    if ext in IMAGE_EXTENSIONS:
+    if ext in IMAGE_EXTENSIONS or ext in SVG_EXTENSIONS:
         return Modality.IMAGE
-    if ext in TEXT_EXTENSIONS:
+    if ext in TEXT_EXTENSIONS or ext in DOCUMENT_EXTENSIONS:
         return Modality.TEXT
     return None
+
+
+def _not_text(path: str, size: int) -> str | None:
+    """Why a file whose name does not tell its type is not indexed; None when its first
+    bytes read as text, which makes it a text document."""
+    if size == 0:
+        return "empty file"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEAD_BYTES)
+    except OSError as e:
+        return f"cannot read: {e.strerror or e}"
+    if text_encoding(head) is not None:
+        return None
+    ext = os.path.splitext(path)[1].lower()
+    return f"unsupported type ({ext or 'no extension'})"
 
 
 def _sidecars_for(path: str, names_in_dir: set[str]) -> tuple[str, ...]:
@@ -68,8 +88,6 @@ def _signature(st: os.stat_result, side: list[os.stat_result]) -> str:
 
 def _file_ref(path: str, names: set[str], out: WalkResult) -> None:
     mod = modality_of(path)
-    if mod is None:
-        return
     shown = display_path(path)
     if shown != path:
         out.skipped.append(Skipped(shown, "file name is not valid UTF-8; rename it to index it"))
@@ -86,6 +104,12 @@ def _file_ref(path: str, names: set[str], out: WalkResult) -> None:
     if not os.access(path, os.R_OK):
         out.skipped.append(Skipped(path, "permission denied"))
         return
+    if mod is None:
+        why = _not_text(path, st.st_size)
+        if why is not None:
+            out.skipped.append(Skipped(path, why))
+            return
+        mod = Modality.TEXT
     sidecars: tuple[str, ...] = ()
     side_st: list[os.stat_result] = []
     if mod is Modality.IMAGE:
@@ -121,7 +145,7 @@ def walk(
 ) -> WalkResult:
     """Every indexable file under ``roots`` (files may be given directly), sorted by path."""
     out = WalkResult()
-    seen_dirs: set[tuple[int, int]] = set()
+    seen_dirs: dict[tuple[int, int], str] = {}
     seen_files: set[str] = set()
     for root in roots:
         root_s = os.path.abspath(os.fspath(root))
@@ -146,16 +170,29 @@ def walk(
     return out
 
 
+def _revisit(link: str, first: str) -> str:
+    """Why a linked folder already visited is not walked again: a loop when it points at a
+    folder it lies in (following it would never end), a duplicate otherwise."""
+    target = os.path.realpath(link)
+    inside = os.path.realpath(os.path.dirname(link))
+    if inside == target or inside.startswith(target.rstrip(os.sep) + os.sep):
+        return "symbolic link loop (folder already visited)"
+    return f"duplicate link: already indexed through {display_path(first)}"
+
+
 def _walk_dir(
     top: str,
     excludes: Sequence[str],
     include_hidden: bool,
-    seen_dirs: set[tuple[int, int]],
+    seen_dirs: dict[tuple[int, int], str],
     out: WalkResult,
 ) -> Iterator[tuple[str, set[str]]]:
     stack = [top]
-    while stack:
-        folder = stack.pop()
+    # linked folders are walked after every real one, so that a link to a folder that is
+    # also reached directly is the one reported as the duplicate
+    linked: list[str] = []
+    while stack or linked:
+        folder = stack.pop() if stack else linked.pop(0)
         try:
             st = os.stat(folder)
         except OSError as e:
@@ -164,18 +201,16 @@ def _walk_dir(
         key = (st.st_dev, st.st_ino)
         if key in seen_dirs:
             if os.path.islink(folder):
-                out.skipped.append(
-                    Skipped(display_path(folder), "symbolic link loop (folder already visited)")
-                )
+                out.skipped.append(Skipped(display_path(folder), _revisit(folder, seen_dirs[key])))
             continue
-        seen_dirs.add(key)
+        seen_dirs[key] = folder
         try:
             entries = sorted(os.listdir(folder))
         except OSError as e:
             out.skipped.append(Skipped(display_path(folder), f"cannot list folder: {e.strerror}"))
             continue
         names = set(entries)
-        subdirs = []
+        subdirs: list[str] = []
         for name in entries:
             if not include_hidden and name.startswith("."):
                 continue
@@ -187,7 +222,7 @@ def _walk_dir(
             except OSError:
                 is_dir = False
             if is_dir:
-                subdirs.append(path)
+                (linked if os.path.islink(path) else subdirs).append(path)
             elif not _is_sidecar(name, names):
                 yield path, names
         stack.extend(reversed(subdirs))
