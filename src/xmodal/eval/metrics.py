@@ -132,13 +132,16 @@ def evaluate_query(
     return _evaluate_query(judged, scores, cuts)
 
 
-def _evaluate_query(
-    judged: Mapping[str, int], scores: Mapping[str, float], cuts: tuple[int, ...]
-) -> dict[str, float]:
+def _check_scores(scores: Mapping[str, float]) -> None:
     for docid, score in scores.items():
         if math.isnan(score):
             raise ValueError(f"score of document {docid!r} is NaN; it cannot be ranked")
 
+
+def _evaluate_query(
+    judged: Mapping[str, int], scores: Mapping[str, float], cuts: tuple[int, ...]
+) -> dict[str, float]:
+    _check_scores(scores)
     # Only the positions of relevant documents matter to every metric here, so the ranking
     # is reduced to those (usually a handful) and everything else is arithmetic on them.
     rel_pos: list[int] = []
