@@ -34,6 +34,8 @@ R = TypeVar("R")
 class IndexOptions:
     excludes: tuple[str, ...] = ()
     include_hidden: bool = False
+    #: index what links that leave the indexed folders point to
+    follow_links: bool = False
     workers: int = 0
     #: items per encoder call and per commit; 0 takes the largest the encoders ask for
     batch_size: int = 0
@@ -201,7 +203,7 @@ class _IndexRun:
 
     def plan(self, roots_abs: Sequence[str], options: IndexOptions) -> list[Job]:
         """The files to decode; unchanged ones are counted and left alone."""
-        walked = walk(roots_abs, options.excludes, options.include_hidden)
+        walked = walk(roots_abs, options.excludes, options.include_hidden, options.follow_links)
         self.report.skipped.extend(walked.skipped)
         existing = self.store.items_by_path()
         seen = {f.path for f in walked.files}
