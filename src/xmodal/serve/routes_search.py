@@ -87,11 +87,17 @@ async def search_upload_route(
     k: Annotated[int, Form(ge=1, le=200)] = 10,
     offset: Annotated[int, Form(ge=0, le=1800)] = 0,
     model: Annotated[str | None, Form(max_length=500)] = None,
+    type: Annotated[list[str] | None, Form()] = None,
+    after: Annotated[str | None, Form(max_length=40)] = None,
+    before: Annotated[str | None, Form(max_length=40)] = None,
+    path: Annotated[list[str] | None, Form()] = None,
 ) -> SearchResults:
-    """Search by an uploaded picture (drop or paste it on the page), with optional words."""
+    """Search by an uploaded picture (drop or paste it on the page), with optional words
+    and the same filters as a search by words."""
     service, settings = _parts(request)
     query = text_query(q)
+    filters = make_filters(type, after, before, path)
     data = await file.read(settings.max_upload_bytes + 1)
-    search = SearchRequest(query, k, offset, model)
+    search = SearchRequest(query, k, offset, model, filters)
     hits = await run_in_threadpool(search_upload, service, data, search, settings.max_upload_pixels)
     return results(hits)
