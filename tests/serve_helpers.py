@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+
 from awkward import cli_env, encoded
 from helpers import draw_image
-
 from xmodal.collection import Collection
 from xmodal.ingest.pipeline import IndexOptions
 from xmodal.serve import ServeSettings, create_app
@@ -73,7 +73,7 @@ def app_client(
     settings = settings or ServeSettings(thumb_dir=served.db.parent / "thumbs")
     with Collection.open(served.db, create=False) as col:
         app = create_app(col, settings)
-        with TestClient(app, base_url="http://127.0.0.1", **client) as c:  # type: ignore[arg-type]
+        with TestClient(app, base_url="http://127.0.0.1", **client) as c:
             yield c
 
 

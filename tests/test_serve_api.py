@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
+
 from awkward import cli_env, encoded, make_image_folder, png_claiming, xmodal_json
 from helpers import draw_image
 from serve_helpers import SECRET, Served, app_client, build_collection, serve_process
-
 from xmodal.collection import Collection
 from xmodal.serve import ServeSettings
 

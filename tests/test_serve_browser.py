@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_helpers import Served, build_collection, uvicorn_thread
 
+from serve_helpers import build_collection, uvicorn_thread
 from xmodal.serve import ServeSettings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -65,7 +65,8 @@ def test_words_show_thumbnails(page: Any, site: Any, tmp_path: Path) -> None:
     first = page.locator(".hit").first
     assert first.get_attribute("data-id") == served.id("pics/red_bicycle.png")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.hit img')].every(i => i.complete && i.naturalWidth > 0)"
+        "() => [...document.querySelectorAll('.hit img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
     )
     assert "red_bicycle.png" in first.inner_text()
     assert "results for" in page.inner_text("#status")

@@ -9,6 +9,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from serve_helpers import Served, app_client, build_collection
 
 FUZZ = settings(

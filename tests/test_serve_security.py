@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
 from awkward import xmodal
 from serve_helpers import (
     SECRET,
@@ -18,7 +19,6 @@ from serve_helpers import (
     serve_process,
     uvicorn_thread,
 )
-
 from xmodal.serve import ServeSettings
 
 #: what must never appear in an answer: the secret file's words, /etc/passwd's first field
