@@ -111,6 +111,11 @@ def test_index_skips_links_out_unless_asked(served: Served, tmp_path: Any) -> No
     assert "linked.txt: symbolic link leads outside the indexed folders" in done.stderr
     search = xmodal("search", "root", "--db", tmp_path / "db")
     assert "root:x" not in search.stdout and SECRET not in search.stdout
+    opted = xmodal(
+        "index", served.media, "--db", tmp_path / "all", "--model", "bm25", "--follow-links"
+    )
+    assert opted.returncode == 0 and "leads outside" not in opted.stderr
+    assert SECRET in xmodal("search", SECRET, "--db", tmp_path / "all").stdout
 
 
 def test_a_path_filter_reads_no_file(client_default: Any) -> None:
