@@ -29,6 +29,7 @@ from xmodal.store.lock import WriteLock
 from xmodal.store.sqlite import Store
 
 _ENCODERS_KEY = "encoders"
+_ROOTS_KEY = "roots"
 
 
 class Collection(Closing):
@@ -88,6 +89,15 @@ class Collection(Closing):
         """The modalities of the items the collection holds."""
         return self.store.modalities()
 
+    def roots(self) -> list[str]:
+        """The files and folders this collection was indexed from (absolute paths); for one
+        indexed before they were recorded, the folder that holds all its items."""
+        raw = self.store.get_meta(_ROOTS_KEY)
+        if raw:
+            return list(json.loads(raw))
+        paths = [os.path.dirname(p) for p in self.store.ids()]
+        return [os.path.commonpath(paths)] if paths else []
+
     # -- writing ---------------------------------------------------------------------------
 
     def index(
@@ -128,6 +138,8 @@ class Collection(Closing):
             for enc in encoders:
                 self.store.ensure_space(enc.spec)
             self.store.set_meta(_ENCODERS_KEY, json.dumps(names))
+            known_roots = json.loads(self.store.get_meta(_ROOTS_KEY) or "[]")
+            self.store.set_meta(_ROOTS_KEY, json.dumps(sorted({*known_roots, *roots})))
             try:
                 report = run_index(
                     self.store,

@@ -54,6 +54,11 @@ def add_parser(sub: Subparsers) -> None:
         help="skip files and folders whose path or name matches (repeatable)",
     )
     ix.add_argument("--hidden", action="store_true", help="include hidden files and folders")
+    ix.add_argument(
+        "--follow-links",
+        action="store_true",
+        help="index what symbolic links that lead outside the PATHs point to (skipped by default)",
+    )
     ix.add_argument("--workers", type=int, help="decoding threads (default: CPU count)")
     ix.add_argument(
         "--wait",
@@ -123,6 +128,7 @@ def _index_new_or_existing(args: argparse.Namespace, db: str) -> tuple[Collectio
     options = IndexOptions(
         excludes=tuple(args.exclude or ()),
         include_hidden=args.hidden,
+        follow_links=args.follow_links,
         workers=args.workers or 0,
     )
     created = _new_folder(db)

@@ -39,6 +39,8 @@ DECODED_BYTES = 256 * 2**20
 class IndexOptions:
     excludes: tuple[str, ...] = ()
     include_hidden: bool = False
+    #: index what links that leave the indexed folders point to
+    follow_links: bool = False
     workers: int = 0
     #: files (or passages) per encoder call; 0 takes the largest a vector space asks for,
     #: within what the decoded files may weigh (``DECODED_BYTES``)
@@ -138,7 +140,7 @@ class _IndexRun:
 
     def plan(self, roots_abs: Sequence[str], options: IndexOptions) -> list[Job]:
         """The files to decode; unchanged ones are counted and left alone."""
-        walked = walk(roots_abs, options.excludes, options.include_hidden)
+        walked = walk(roots_abs, options.excludes, options.include_hidden, options.follow_links)
         self.found = len(walked.files)
         self.report.skipped.extend(walked.skipped)
         existing = self.store.items_by_path()

@@ -17,6 +17,8 @@ from xmodal.media.svg import SVG_EXTENSIONS
 from xmodal.media.text import SIDECAR_EXTENSIONS, TEXT_EXTENSIONS
 from xmodal.records import Modality, Skipped
 
+LINK_OUT_REASON = "symbolic link leads outside the indexed folders (--follow-links to index it)"
+
 
 @dataclass(frozen=True, slots=True)
 class FileRef:
@@ -138,13 +140,26 @@ def _is_sidecar(name: str, names: set[str]) -> bool:
     )
 
 
+def _leaves(path: str, real_roots: Sequence[str]) -> bool:
+    """Is ``path`` a symbolic link whose target lies outside every one of ``real_roots``?"""
+    if not os.path.islink(path):
+        return False
+    target = os.path.realpath(path)
+    return not any(target == r or target.startswith(r.rstrip(os.sep) + os.sep) for r in real_roots)
+
+
 def walk(
     roots: Sequence[str | Path],
     excludes: Sequence[str] = (),
     include_hidden: bool = False,
+    follow_links: bool = False,
 ) -> WalkResult:
-    """Every indexable file under ``roots`` (files may be given directly), sorted by path."""
+    """Every indexable file under ``roots`` (files may be given directly), sorted by path.
+
+    A link that leads out of the roots is skipped unless ``follow_links``: a folder that is
+    indexed must not publish whatever file a link in it names (``/etc/passwd``)."""
     out = WalkResult()
+    real_roots = None if follow_links else [os.path.realpath(os.fspath(r)) for r in roots]
     seen_dirs: dict[tuple[int, int], str] = {}
     seen_files: set[str] = set()
     for root in roots:
@@ -162,7 +177,8 @@ def walk(
                 seen_files.add(root_s)
                 _file_ref(root_s, names, out)
             continue
-        for path, names in _walk_dir(root_s, excludes, include_hidden, seen_dirs, out):
+        walked = _walk_dir(root_s, excludes, include_hidden, seen_dirs, out, real_roots)
+        for path, names in walked:
             if path not in seen_files:
                 seen_files.add(path)
                 _file_ref(path, names, out)
@@ -186,6 +202,7 @@ def _walk_dir(
     include_hidden: bool,
     seen_dirs: dict[tuple[int, int], str],
     out: WalkResult,
+    real_roots: Sequence[str] | None,
 ) -> Iterator[tuple[str, set[str]]]:
     stack = [top]
     # linked folders are walked after every real one, so that a link to a folder that is
@@ -216,6 +233,9 @@ def _walk_dir(
                 continue
             path = os.path.join(folder, name)
             if _excluded(path, name, excludes):
+                continue
+            if real_roots is not None and _leaves(path, real_roots):
+                out.skipped.append(Skipped(display_path(path), LINK_OUT_REASON))
                 continue
             try:
                 is_dir = os.path.isdir(path)

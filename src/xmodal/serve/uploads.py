@@ -1,0 +1,86 @@
+"""Searching by an uploaded file: its content is searched exactly as ``xmodal search --image``
+searches a file, under a name that adds no words, in a folder of its own that is removed
+afterwards."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import warnings
+from pathlib import Path
+
+from PIL import Image
+
+from xmodal.errors import UsageError
+from xmodal.media.limits import DEFAULT_LIMITS
+from xmodal.records import SearchHit
+from xmodal.serve.service import SearchRequest, Service
+
+#: the extension the collection's walk gives each image format it reads
+_EXTENSIONS = {
+    "JPEG": ".jpg",
+    "MPO": ".jpg",
+    "PNG": ".png",
+    "WEBP": ".webp",
+    "GIF": ".gif",
+    "BMP": ".bmp",
+    "TIFF": ".tif",
+    "HEIF": ".heic",
+}
+#: how audio and video files begin, to say why they are refused rather than "not a picture"
+_MEDIA_MAGIC = (b"RIFF", b"ID3", b"OggS", b"fLaC", b"\x1aE\xdf\xa3", b"\xff\xfb", b"\xff\xf3")
+
+
+class UploadTooLarge(UsageError):
+    """An upload over the server's size or pixel limit."""
+
+
+class UnsupportedUpload(UsageError):
+    """An upload of a kind this collection cannot be searched with."""
+
+
+def _looks_like_clip(data: bytes) -> bool:
+    return data.startswith(_MEDIA_MAGIC) or data[4:8] == b"ftyp"
+
+
+def image_extension(data: bytes, max_pixels: int) -> str:
+    """The extension for ``data``'s image format, after checking its header and pixel count."""
+    if not data:
+        raise UsageError("the uploaded file is empty")
+    formats = [f for f in DEFAULT_LIMITS.image_formats if f in _EXTENSIONS]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=formats) as im:
+                fmt, (width, height) = im.format or "", im.size
+        except Image.DecompressionBombError:
+            raise UploadTooLarge(
+                f"the uploaded picture has more than {max_pixels} pixels"
+            ) from None
+        except Exception:
+            if (data.startswith(b"RIFF") and data[8:12] == b"WEBP") or not _looks_like_clip(data):
+                raise UsageError(
+                    "the uploaded file is not a picture this server can read"
+                    " (JPEG, PNG, WebP, GIF, BMP or TIFF)"
+                ) from None
+            raise UnsupportedUpload(
+                "this collection is searched by pictures; audio and video clips cannot be"
+                " searched with"
+            ) from None
+    if width * height > max_pixels:
+        raise UploadTooLarge(f"the uploaded picture has more than {max_pixels} pixels")
+    return _EXTENSIONS.get(fmt, ".png")
+
+
+def search_upload(
+    service: Service, data: bytes, request: SearchRequest, max_pixels: int
+) -> list[SearchHit]:
+    extension = image_extension(data, max_pixels)
+    with tempfile.TemporaryDirectory(prefix="xmodal-upload-") as folder:
+        path = Path(folder) / f"0{extension}"
+        path.write_bytes(data)
+        try:
+            return service.search(request, path)
+        except UsageError as e:
+            # the message names the temporary file; the client only knows its upload
+            raise UsageError(str(e).replace(str(path), "upload")) from None
