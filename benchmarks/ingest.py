@@ -49,7 +49,8 @@ from _common import (
 from xmodal import Collection
 from xmodal.encoders import get_encoder
 from xmodal.encoders.base import Encoder
-from xmodal.ingest.pipeline import IndexOptions, bounded_map, encode_batch
+from xmodal.ingest.encode import encode_batch, writer_for
+from xmodal.ingest.pipeline import IndexOptions, bounded_map
 from xmodal.ingest.prepare import Prepared, prepare
 from xmodal.media.image import decode_image, filename_words
 from xmodal.media.walk import walk
@@ -263,14 +264,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         store.put_items(items)
                 else:
                     for chunk in _batches(prepared, batch_size):
-                        store.put_items(encode_batch(list(chunk), [enc]))
+                        store.put_items(encode_batch(list(chunk), [(enc, writer_for(enc))]))
             finally:
                 store.close()
                 shutil.rmtree(db, ignore_errors=True)
             return n
 
         step("main thread work: encode_batch + put_items", lambda: consumer(None))
-        new_items = [encode_batch(list(c), [enc]) for c in _batches(prepared, batch_size)]
+        spaces = [(enc, writer_for(enc))]
+        new_items = [encode_batch(list(c), spaces) for c in _batches(prepared, batch_size)]
         step("commit alone: put_items", lambda: consumer(new_items))
         new_items.clear()  # free the decoded images before the pipeline runs
         prepared.clear()
