@@ -8,6 +8,9 @@ before the registry's first lookup.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+
 from xmodal.encoders import registry
 
 #: the name that stands for the best set of encoders available offline right now
@@ -26,6 +29,30 @@ def load_builtins() -> None:
 
 
 registry.add_loader(load_builtins)
+
+#: the module that registers each built-in family, imported on the family's first lookup
+FAMILY_MODULES = {
+    "bm25": "xmodal.encoders.bm25",
+    "classic": "xmodal.encoders.classic",
+    "clip": "xmodal.encoders.clip",
+    "hf-clip": "xmodal.encoders.clip",
+    "e5-multilingual": "xmodal.encoders.e5",
+    "minilm": "xmodal.encoders.minilm",
+    "ocr": "xmodal.encoders.ocr",
+    "trained": "xmodal.learn.encoder",
+    "emoji-small": "xmodal.learn.encoder",
+}
+
+
+def _importer(module: str) -> Callable[[], None]:
+    def load() -> None:
+        importlib.import_module(module)
+
+    return load
+
+
+for _family, _module in FAMILY_MODULES.items():
+    registry.add_family(_family, _importer(_module))
 
 
 def _cached_clip() -> str | None:

@@ -3,8 +3,10 @@
 A name is ``family`` or ``family:argument`` (``clip:ViT-B-32@laion2b_s34b_b79k``); the family
 picks the factory, the argument is handed to it. Factories import their heavy back ends
 lazily so that listing encoders never loads a model. Which families exist is not decided
-here: modules register themselves on import, and a loader added with ``add_loader`` (the
-catalogue of built-ins) imports them before the first lookup.
+here: modules register themselves on import. ``add_family`` names the module of one family,
+imported on that family's first lookup, so a command pays only for the families it uses;
+loaders added with ``add_loader`` (the catalogue of built-ins) import everything before a
+listing or a lookup of a name nobody declared.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ _INFO: dict[str, EncoderInfo] = {}
 _CACHE: dict[str, Encoder] = {}
 _EXTRACTOR_CACHE: dict[str, TextExtractor] = {}
 _LOADERS: list[Callable[[], None]] = []
+_FAMILY_LOADERS: dict[str, Callable[[], None]] = {}
 _loading = False
 
 
@@ -83,6 +86,17 @@ def add_loader(loader: Callable[[], None]) -> None:
     _LOADERS.append(loader)
 
 
+def add_family(family: str, loader: Callable[[], None]) -> None:
+    """Run ``loader`` (which registers ``family``) on the first lookup of ``family``."""
+    _FAMILY_LOADERS[family] = loader
+
+
+def _load_family(family: str) -> None:
+    loader = _FAMILY_LOADERS.get(family)
+    if loader is not None and family not in _INFO:
+        loader()
+
+
 def _load() -> None:
     global _loading
     # a loader's imports may look a name up; the families it is registering are not needed
@@ -109,8 +123,11 @@ def families() -> list[EncoderInfo]:
 
 
 def info(name: str) -> EncoderInfo:
-    _load()
     family, _ = split_name(name)
+    if family not in _INFO:
+        _load_family(family)
+    if family not in _INFO:
+        _load()
     if family not in _INFO:
         known = ", ".join(sorted(_INFO))
         raise UsageError(f"unknown encoder {name!r}; known: {known}")

@@ -11,7 +11,7 @@ import numpy as np
 
 from xmodal.encoders.base import Encoder, TextBox, TextExtractor
 from xmodal.encoders.registry import SpaceKind, info
-from xmodal.ingest.prepare import Prepared
+from xmodal.ingest.prepare import PixelPreparer, Prepared
 from xmodal.records import Modality
 from xmodal.store.sqlite import ExtractedText, NewItem, Store
 
@@ -95,14 +95,20 @@ class _BatchOutput:
     terms: list[dict[int, list[str]]]
 
 
+def _image_vectors(enc: Encoder, batch: Sequence[Prepared]) -> np.ndarray:
+    """Vectors of images, from the pixels the decoding threads prepared where they did."""
+    if isinstance(enc, PixelPreparer) and all(enc.name in p.pixels for p in batch):
+        return enc.encode_prepared([p.pixels[enc.name] for p in batch])
+    return enc.encode_images([p.image for p in batch if p.image is not None])
+
+
 def _embed(enc: Encoder, batch: Sequence[Prepared], out: _BatchOutput) -> None:
     """A vector space: an image's pixels if the encoder takes images, else the words of every
     segment."""
     if enc.accepts(Modality.IMAGE):
         idx = [n for n, p in enumerate(batch) if p.image is not None]
         if idx:
-            imgs = [batch[n].image for n in idx]
-            vecs = enc.encode_images([im for im in imgs if im is not None])
+            vecs = _image_vectors(enc, [batch[n] for n in idx])
             for row, n in enumerate(idx):
                 out.vectors[n][enc.name] = ([0], vecs[row : row + 1])
     if enc.accepts(Modality.TEXT):

@@ -1,7 +1,9 @@
 """Index runs: decode in worker threads while the main thread encodes and commits.
 
 Decoding (Pillow, file I/O) and encoding (NumPy, PyTorch) both release the GIL, so threads
-overlap them without copying decoded images between processes. A bounded window of
+overlap them without copying decoded images between processes. An image encoder that can
+prepare its pixels apart (``PixelPreparer``) has them made in the decoding threads too, so the
+main thread only feeds the model. A bounded window of
 window of in-flight files, sized by what the decoded files may weigh, keeps memory flat
 however large the collection and its files are. Small encoder batches keep the progress bar
 moving; commits come every few seconds of work (see ``commits``).
@@ -21,7 +23,7 @@ from xmodal.encoders.registry import info
 from xmodal.errors import UsageError
 from xmodal.ingest.commits import DEFAULT_COMMIT_EVERY, Clock, Commits, IndexInterrupted
 from xmodal.ingest.encode import TextCache, encode_batch, writer_for
-from xmodal.ingest.prepare import Failed, Prepared, SameContent, prepare
+from xmodal.ingest.prepare import Failed, PixelPreparer, Prepared, SameContent, prepare
 from xmodal.media.limits import DEFAULT_LIMITS, DecodeLimits
 from xmodal.media.walk import FileRef, walk
 from xmodal.progress import Progress, ProgressFactory
@@ -122,6 +124,10 @@ class _IndexRun:
     ) -> None:
         self.store = store
         self.spaces = [(enc, writer_for(enc)) for enc in encoders]
+        #: image encoders whose pixels the decoding threads prepare, beside the decode
+        self.preparers = [
+            e for e in encoders if e.accepts(Modality.IMAGE) and isinstance(e, PixelPreparer)
+        ]
         self.extractors = extractors
         self.limits = limits
         self.wanted = frozenset(e.name for e in encoders) | {e.name for e in extractors}
@@ -169,6 +175,7 @@ class _IndexRun:
             s.item.content_hash if (s and same_ok) else None,
             s.item.id if s else None,
             self.vanished_by_hash,
+            self.preparers,
         )
 
     def full(self, batch_size: int) -> bool:
@@ -223,7 +230,7 @@ class _IndexRun:
             self.commits.move(result.item_id, ref.path, ref.mtime_ns / 1e9, ref.signature)
         else:
             # a second copy of moved content: decode it as a new file
-            again = prepare(ref, self.limits, None, None, {})
+            again = prepare(ref, self.limits, None, None, {}, self.preparers)
             if isinstance(again, Prepared):
                 self._queue(again, False)
                 return True

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
 from PIL import Image
 
 from xmodal.errors import DecodeError
@@ -22,6 +23,19 @@ from xmodal.media.walk import FileRef
 from xmodal.records import Modality, Segment
 
 
+@runtime_checkable
+class PixelPreparer(Protocol):
+    """An image encoder that splits its work: pixels one image at a time, in any thread
+    (``prepare_image``), then the model over a batch of them (``encode_prepared``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def prepare_image(self, image: Image.Image) -> np.ndarray: ...
+
+    def encode_prepared(self, pixels: Sequence[np.ndarray]) -> np.ndarray: ...
+
+
 @dataclass(slots=True)
 class Prepared:
     ref: FileRef
@@ -30,6 +44,8 @@ class Prepared:
     metadata: dict[str, Any]
     text: str
     image: Image.Image | None = None
+    #: model inputs made from ``image`` in the decoding thread, by encoder name
+    pixels: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +98,11 @@ def prepare(
     stored_hash: str | None,
     stored_id: str | None,
     vanished: Mapping[str, str],
+    preparers: Sequence[PixelPreparer] = (),
 ) -> Prepared | SameContent | Failed:
     """Read, hash and decode ``ref``; decoding is skipped when the content is already stored
-    under this path (``stored_hash``) or under a path that disappeared (``vanished``)."""
+    under this path (``stored_hash``) or under a path that disappeared (``vanished``). An
+    image also goes through each of ``preparers`` here, in the calling (decoding) thread."""
     try:
         read = _read(ref, limits)
         digest = content_hash(read, ref.path)
@@ -93,8 +111,12 @@ def prepare(
         if stored_id is None and digest in vanished:
             return SameContent(ref, vanished[digest])
         if ref.modality is Modality.IMAGE:
-            return _prepare_image(ref, read, digest, limits)
-        return _prepare_text(ref, read, digest, limits)
+            out = _prepare_image(ref, read, digest, limits)
+        else:
+            out = _prepare_text(ref, read, digest, limits)
+        if out.image is not None:
+            out.pixels = {p.name: p.prepare_image(out.image) for p in preparers}
+        return out
     except DecodeError as e:
         return Failed(ref, str(e))
     except MemoryError:

@@ -13,8 +13,9 @@ Two routes:
 Weights are never downloaded while indexing or searching: a missing file is an error that names
 the fix, and ``pull`` (``xmodal models pull NAME``) is the one place that downloads.
 
-The modules depend one way: ``names`` <- ``hub`` <- ``weights`` <- ``encoder`` <- ``openclip``
-<- ``onnx``, ``hf``; ``pull`` and the registration here sit on top.
+The modules depend one way: ``names`` <- ``hub`` <- ``weights`` <- ``pixels`` <- ``encoder`` <-
+``openclip`` <- ``tokens``, ``runtime`` <- ``onnx`` <- ``quick``, ``hf``; ``pull`` and the
+registration here sit on top. ``quick`` builds an exported model without open_clip or torch.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from xmodal.encoders.clip.names import (
 from xmodal.encoders.clip.onnx import build_onnx_encoder
 from xmodal.encoders.clip.openclip import build_torch_encoder
 from xmodal.encoders.clip.pull import pull
+from xmodal.encoders.clip.quick import quick_onnx_encoder
 from xmodal.encoders.clip.weights import (
     MISSING_OPEN_CLIP,
     cached_weights,
@@ -121,6 +123,9 @@ def _joint_space(
 )
 def _make_clip(arg: str | None) -> Encoder:
     cn = parse_clip_name(arg)
+    quick = None if cn is None else quick_onnx_encoder(f"clip:{arg}", cn)
+    if quick is not None:
+        return quick
     if cn is None:
         w = resolve_bare()
         name = "clip"

@@ -1,7 +1,10 @@
 """The clip encoder: two towers into one space behind open_clip's preprocessing.
 
-The towers are plain callables from a batch of model inputs to vectors, so PyTorch modules and
-ONNX Runtime sessions sit behind the same transform, tokenizer and batching.
+The towers are plain callables from a batch of model inputs (NumPy arrays) to vectors, so
+PyTorch modules and ONNX Runtime sessions sit behind the same transform, tokenizer and
+batching. Pixels are prepared one image at a time (``prepare_image``), which ingest calls in
+its decoding threads, and encoded in batches (``encode_prepared``) on the thread that owns
+the model.
 """
 
 from __future__ import annotations
@@ -14,12 +17,18 @@ import numpy as np
 from PIL import Image
 
 from xmodal.encoders.base import Encoder, EncoderSpec, TextRole, l2_normalize
+from xmodal.encoders.clip.pixels import pixel_transform
 from xmodal.encoders.clip.weights import ResolvedWeights
 
 if TYPE_CHECKING:
     import torch
 
-Tower = Callable[["torch.Tensor"], np.ndarray]
+#: a batch of model inputs (pixels or token ids) to one vector per row
+Tower = Callable[[np.ndarray], np.ndarray]
+#: one image to the ``(3, H, W)`` float32 array the image tower takes
+Pixels = Callable[[Image.Image], np.ndarray]
+#: texts to a ``(n, context_length)`` int64 array of token ids
+Tokens = Callable[[list[str]], np.ndarray]
 T = TypeVar("T")
 
 
@@ -44,15 +53,15 @@ class ClipEncoder(Encoder):
     def __init__(
         self,
         spec: EncoderSpec,
-        transform: Callable[[Image.Image], torch.Tensor],
-        tokenizer: Callable[[list[str]], torch.Tensor],
+        pixels: Pixels,
+        tokens: Tokens,
         image_tower: Tower,
         text_tower: Tower,
         model: torch.nn.Module | None = None,
     ) -> None:
         self._spec = spec
-        self._transform = transform
-        self._tokenizer = tokenizer
+        self._pixels = pixels
+        self._tokens = tokens
         self._image_tower = image_tower
         self._text_tower = text_tower
         #: the PyTorch model when there is one (benchmarks and exports reach for it)
@@ -64,21 +73,25 @@ class ClipEncoder(Encoder):
     def spec(self) -> EncoderSpec:
         return self._spec
 
+    def prepare_image(self, image: Image.Image) -> np.ndarray:
+        """The model input for one image; safe to call from many threads at once."""
+        return self._pixels(image if image.mode == "RGB" else image.convert("RGB"))
+
+    def encode_prepared(self, pixels: Sequence[np.ndarray]) -> np.ndarray:
+        """Vectors of images already through ``prepare_image``."""
+
+        def run(chunk: Sequence[np.ndarray]) -> np.ndarray:
+            return self._image_tower(np.stack(chunk))
+
+        return encode_in_batches(pixels, self.batch_size, self._spec.dim, run)
+
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        import torch
-
-        def run(chunk: Sequence[Image.Image]) -> np.ndarray:
-            pixels = torch.stack(
-                [self._transform(im if im.mode == "RGB" else im.convert("RGB")) for im in chunk]
-            )
-            return self._image_tower(pixels)
-
-        return encode_in_batches(images, self.batch_size, self._spec.dim, run)
+        return self.encode_prepared([self.prepare_image(im) for im in images])
 
     def encode_texts(self, texts: Sequence[str], role: TextRole = "passage") -> np.ndarray:
         # CLIP embeds queries and passages alike: it was trained on captions without roles
         def run(chunk: Sequence[str]) -> np.ndarray:
-            return self._text_tower(self._tokenizer(list(chunk)))
+            return self._text_tower(self._tokens(list(chunk)))
 
         return encode_in_batches(texts, self.text_batch_size, self._spec.dim, run)
 
@@ -127,3 +140,13 @@ def image_transform(cfg: dict[str, Any]) -> Callable[[Image.Image], torch.Tensor
     pp = PreprocessCfg(**{k: v for k, v in cfg.items() if k in known})
     transform: Callable[[Image.Image], torch.Tensor] = image_transform_v2(pp, is_train=False)
     return transform
+
+
+def pixels_for(cfg: dict[str, Any]) -> Pixels:
+    """The weights' transform in Pillow and NumPy where it reproduces torchvision's, else
+    torchvision's own."""
+    fast = pixel_transform(cfg)
+    if fast is not None:
+        return fast
+    transform = image_transform(cfg)
+    return lambda im: np.asarray(transform(im).numpy(), dtype=np.float32)

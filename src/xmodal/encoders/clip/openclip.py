@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xmodal.encoders.base import EncoderSpec
-from xmodal.encoders.clip.encoder import ClipEncoder, Tower, image_transform, preprocess_record
+from xmodal.encoders.clip.encoder import ClipEncoder, Tokens, Tower, pixels_for, preprocess_record
 from xmodal.encoders.clip.hub import hub_cache_dir, hub_offline
 from xmodal.encoders.clip.names import MODALITIES, one_line
 from xmodal.encoders.clip.weights import (
@@ -135,9 +135,11 @@ def assemble_encoder(
     towers: tuple[Tower, Tower],
     backend: str,
     model: torch.nn.Module | None = None,
+    tokens: Tokens | None = None,
 ) -> ClipEncoder:
     """The clip encoder ``name`` for ``w`` around ``towers``, whatever runs them; the
-    backend is recorded with the preprocessing, so each backend makes its own space."""
+    backend is recorded with the preprocessing, so each backend makes its own space.
+    ``tokens`` replaces open_clip's ``tokenizer`` where one that gives the same ids exists."""
     ctx = context_length_of(tokenizer, w.name.model)
     spec = EncoderSpec(
         name=name,
@@ -148,9 +150,16 @@ def assemble_encoder(
         languages=languages_for(w.name.model),
     )
     image, text = towers
-    enc = ClipEncoder(spec, image_transform(pp_cfg), tokenizer, image, text, model)
+    enc = ClipEncoder(
+        spec, pixels_for(pp_cfg), tokens or torch_tokens(tokenizer), image, text, model
+    )
     enc.batch_size = image_batch_size(w.name.model)
     return enc
+
+
+def torch_tokens(tokenizer: Any) -> Tokens:
+    """open_clip's tokenizer with its tensor of ids as an array."""
+    return lambda texts: np.asarray(tokenizer(texts).numpy(), dtype=np.int64)
 
 
 def torch_towers(model: torch.nn.Module) -> tuple[Tower, Tower]:
@@ -159,9 +168,9 @@ def torch_towers(model: torch.nn.Module) -> tuple[Tower, Tower]:
     m: Any = model
 
     def tower(forward: Callable[[torch.Tensor], torch.Tensor]) -> Tower:
-        def run(x: torch.Tensor) -> np.ndarray:
+        def run(x: np.ndarray) -> np.ndarray:
             with torch.inference_mode():
-                return np.asarray(forward(x).float().numpy())
+                return np.asarray(forward(torch.from_numpy(x)).float().numpy())
 
         return run
 

@@ -17,10 +17,12 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from xmodal.atomic import atomic_write_text
 from xmodal.encoders.clip.hub import cached_hub_file, hub_cache_dir, hub_has_anything
 from xmodal.encoders.clip.names import EXAMPLE, SYNTAX, ClipName, one_line, parse_clip_name
 from xmodal.errors import UsageError, XmodalError
 from xmodal.hashing import sha256_file
+from xmodal.paths import cache_dir
 
 #: what a bare ``clip:MODEL`` means for the architectures people reach for first; any other
 #: architecture defaults to its first published tag
@@ -185,10 +187,43 @@ def _path_preprocess(model: str, path: Path) -> dict[str, Any]:
 # -- checksums --------------------------------------------------------------------------------
 
 
+def _hash_book() -> Path:
+    return cache_dir() / "weights-sha256.json"
+
+
+def cached_sha256(path: Path) -> str:
+    """sha256 of ``path``, hashed once per (path, size, modification time): a weights file of
+    hundreds of megabytes is read whole by every hash, and a search should not pay for that.
+
+    The book of known hashes is one small JSON file; two processes writing it at once lose
+    at most an entry, which the next load hashes again."""
+    real = os.path.realpath(path)
+    st = os.stat(real)
+    key = [st.st_size, st.st_mtime_ns]
+    book_path = _hash_book()
+    try:
+        book = json.loads(book_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        book = {}
+    if not isinstance(book, dict):
+        book = {}
+    entry = book.get(real)
+    if isinstance(entry, list) and len(entry) == 3 and entry[:2] == key:
+        return str(entry[2])
+    digest = sha256_file(Path(real))
+    book[real] = [*key, digest]
+    try:
+        book_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(book_path, json.dumps(book, indent=0, sort_keys=True))
+    except OSError:
+        pass  # a read-only cache costs a hash per load, nothing more
+    return digest
+
+
 def content_digest(path: Path) -> str:
     # the hub cache stores large files under their sha256, which saves hashing them again
     base = os.path.basename(os.path.realpath(path))
-    return base if re.fullmatch(r"[0-9a-f]{64}", base) else sha256_file(path)
+    return base if re.fullmatch(r"[0-9a-f]{64}", base) else cached_sha256(path)
 
 
 def verify_blob(path: Path) -> None:
@@ -236,7 +271,7 @@ def _resolve_path(cn: ClipName) -> ResolvedWeights:
     path = Path(os.path.expanduser(cn.source)).absolute()
     if not path.is_file():
         raise XmodalError(f"weights file not found: {path} (named by {cn.full_name()})")
-    digest = sha256_file(path)
+    digest = cached_sha256(path)
     return ResolvedWeights(
         name=cn,
         file=path,

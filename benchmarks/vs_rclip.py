@@ -1,0 +1,315 @@
+"""xmodal against rclip on the same photos and the same random weights, whole processes
+interleaved A/B, medians.
+
+rclip (from PyPI, in its own virtual environment under ``--work``) runs ONNX exports of
+ViT-B-32-256 made by its own ``scripts/convert_model.py`` (taken from rclip's source tree,
+``--rclip-script``; it is not in the wheel) from the random weights that xmodal loads as
+``clip:ViT-B-32-256@FILE#onnx``. The script's ``export_visual_onnx`` / ``export_textual_onnx``
+/ ``verify_onnx`` are called as they are; only its weight loading (a download of published
+weights) is replaced by the random model. Both tools then index the same folder of distinct
+JPEGs, each run into a fresh collection, and answer the same text queries cold (a new process)
+and warm (many queries in one process).
+
+    python benchmarks/vs_rclip.py --rclip-script /path/to/rclip/scripts/convert_model.py \\
+        --images 300 --runs 3
+
+Weights are random, so hits mean nothing; both tools get the same top hits, which the report
+checks. Peak RSS is each process's own (``wait4``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from _common import facts_markdown, machine_facts, md_table
+
+MODEL = "ViT-B-32-256"
+RCLIP_SUBDIR = "ViT-B-32-256-datacomp_s34b_b86k"
+QUERIES = ["a red car", "a dog on a beach", "mountains at sunset", "a bowl of soup", "a city"]
+
+
+def make_photos(folder: Path, n: int) -> None:
+    """``n`` distinct 1024x768 JPEGs: smooth colour fields with noise, like photos compress."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:768, 0:1024].astype(np.float32)
+    for i in range(n):
+        path = folder / f"photo-{i:04d}.jpg"
+        if path.exists():
+            continue
+        a, b, c = rng.uniform(0, 6.28, 3)
+        base = np.stack(
+            [
+                128 + 100 * np.sin(xx / (90 + 7 * k) + a * k + b) * np.cos(yy / 120 + c)
+                for k in (1, 2, 3)
+            ],
+            axis=-1,
+        )
+        arr = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(arr).save(path, quality=90)
+
+
+def make_weights(dest: Path) -> Any:
+    import open_clip
+    import safetensors.torch
+    import torch
+
+    torch.manual_seed(0)
+    model = open_clip.create_model(MODEL)
+    model.eval()
+    if not dest.exists():
+        state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+        safetensors.torch.save_file(state, dest)
+    return model
+
+
+def rclip_export(script: Path, model: Any, datadir: Path) -> None:
+    """rclip's own export and check of the towers, and the files rclip looks for."""
+    import open_clip
+
+    out = datadir / RCLIP_SUBDIR
+    if (out / "visual.onnx").exists() and (out / "textual.onnx").exists():
+        return
+    spec = importlib.util.spec_from_file_location("rclip_convert_model", script)
+    assert spec is not None and spec.loader is not None
+    conv = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conv)
+    out.mkdir(parents=True, exist_ok=True)
+    conv.export_visual_onnx(model, out / "visual.onnx")
+    conv.export_textual_onnx(model, out / "textual.onnx")
+    conv.verify_onnx(model, out / "visual.onnx", out / "textual.onnx")
+    vocab = Path(open_clip.__file__).parent / "bpe_simple_vocab_16e6.txt.gz"
+    (datadir / "tokenizer").mkdir(exist_ok=True)
+    shutil.copy2(vocab, datadir / "tokenizer" / vocab.name)
+    # rclip insists on its model licence files beside the models; placeholders do here
+    for name in ("LICENSE", "OPENAI-CLIP-MIT.txt", "README.md", "THIRD_PARTY_NOTICES.md"):
+        (datadir / name).write_text("benchmark placeholder\n")
+
+
+#: runs one command and prints its peak RSS (KiB) last on stderr: a fresh parent per command
+#: makes RUSAGE_CHILDREN that one process's own
+_PEAK = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+    "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+    "sys.exit(r.returncode)"
+)
+
+
+def run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in GiB, and stdout of one whole process."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _PEAK, *cmd],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])} failed: {proc.stderr[-2000:]}")
+    peak = next(
+        int(line.split()[1])
+        for line in reversed(proc.stderr.splitlines())
+        if line.startswith("PEAK_KIB")
+    )
+    return wall, peak / 2**20, proc.stdout
+
+
+class Tools:
+    """How to run each tool on the shared photos and weights."""
+
+    def __init__(self, work: Path, weights: Path, rclip_venv: Path, photos: Path) -> None:
+        self.work, self.photos = work, photos
+        self.name = f"clip:{MODEL}@{weights}#onnx"
+        self.rclip_bin = rclip_venv / "bin"
+        self.models = work / "rclip-models"
+        src = str(Path(__file__).resolve().parents[1] / "src")
+        self.xenv = {**os.environ, "PYTHONPATH": src, "XMODAL_CACHE": str(work / "xmodal-cache")}
+
+    def fresh_rclip_datadir(self, tag: str) -> Path:
+        d = self.work / "runs" / f"rclip-{tag}"
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        for entry in self.models.iterdir():
+            (d / entry.name).symlink_to(entry)
+        return d
+
+    def rclip_env(self, datadir: Path) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        return {**env, "RCLIP_DATADIR": str(datadir), "HF_HUB_OFFLINE": "1"}
+
+    def index(self, tool: str, tag: str) -> tuple[float, float, Path]:
+        if tool == "rclip":
+            d = self.fresh_rclip_datadir(tag)
+            cmd = [str(self.rclip_bin / "rclip"), "-f", "-t", "5", QUERIES[0]]
+            wall, peak, _ = run(cmd, self.rclip_env(d), cwd=self.photos)
+            return wall, peak, d
+        db = self.work / "runs" / f"xmodal-{tag}"
+        shutil.rmtree(db, ignore_errors=True)
+        cmd = [sys.executable, "-m", "xmodal.cli", "index", str(self.photos), "--db", str(db)]
+        wall, peak, _ = run([*cmd, "--model", self.name], self.xenv)
+        return wall, peak, db
+
+    def search(self, tool: str, where: Path, query: str) -> tuple[float, list[str]]:
+        if tool == "rclip":
+            cmd = [str(self.rclip_bin / "rclip"), "-n", "-f", "-t", "5", query]
+            wall, _, out = run(cmd, self.rclip_env(where), cwd=self.photos)
+            return wall, [Path(line.strip()).name for line in out.splitlines() if line.strip()]
+        cmd = [sys.executable, "-m", "xmodal.cli", "search", query, "--db", str(where)]
+        wall, _, out = run([*cmd, "-k", "5", "--json"], self.xenv)
+        return wall, [Path(h["path"]).name for h in json.loads(out)["results"]]
+
+    def warm(self, tool: str, where: Path, n: int) -> float:
+        """Seconds per query over ``n`` queries in one process, after one to load."""
+        queries = [f"{QUERIES[i % len(QUERIES)]} {i}" for i in range(n)]
+        if tool == "rclip":
+            code = (
+                "import sys, time; from rclip.main import init_rclip; "
+                "r, m, d = init_rclip(sys.argv[1], 8, no_indexing=True); "
+                "r.search('x', sys.argv[1]); "
+                "t = time.perf_counter(); [r.search(q, sys.argv[1], 5) for q in sys.argv[2:]]; "
+                "print((time.perf_counter() - t) / len(sys.argv[2:]))"
+            )
+            cmd = [str(self.rclip_bin / "python"), "-c", code, str(self.photos), *queries]
+            _, _, out = run(cmd, self.rclip_env(where))
+        else:
+            code = (
+                "import sys, time; from xmodal.collection import Collection; "
+                "c = Collection.open(sys.argv[1]); c.search('x', k=5); "
+                "t = time.perf_counter(); [c.search(q, k=5) for q in sys.argv[2:]]; "
+                "print((time.perf_counter() - t) / len(sys.argv[2:]))"
+            )
+            _, _, out = run([sys.executable, "-c", code, str(where), *queries], self.xenv)
+        return float(out.strip().splitlines()[-1])
+
+
+def setup(args: argparse.Namespace) -> Tools:
+    work = Path(args.work).absolute()
+    venv = work / "rclip-venv"
+    if not (venv / "bin" / "rclip").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "pip"), "install", "-q", f"rclip=={args.rclip_version}"]
+        subprocess.run(pip, check=True)
+    photos = work / f"photos-{args.images}"
+    make_photos(photos, args.images)
+    weights = work / f"{MODEL}-random.safetensors"
+    model = make_weights(weights)
+    rclip_export(Path(args.rclip_script), model, work / "rclip-models")
+    del model
+    tools = Tools(work, weights, venv, photos)
+    # the first xmodal load exports its towers once; neither tool's export is timed
+    tools.index("xmodal", "warmup")
+    return tools
+
+
+def measure(tools: Tools, runs: int, warm_n: int) -> dict[str, Any]:
+    r: dict[str, dict[str, list[float]]] = {t: {} for t in ("xmodal", "rclip")}
+    homes: dict[str, Path] = {}
+    hits: dict[str, list[str]] = {}
+    for n in range(runs):
+        # A/B, then B/A: neither tool always runs on the cooler machine
+        order = ("xmodal", "rclip") if n % 2 == 0 else ("rclip", "xmodal")
+        for tool in order:
+            wall, peak, home = tools.index(tool, str(n))
+            r[tool].setdefault("index_s", []).append(wall)
+            r[tool].setdefault("peak_gib", []).append(peak)
+            homes[tool] = home
+            print(f"run {n} {tool}: index {wall:.1f} s, peak {peak:.2f} GiB", flush=True)
+        for tool in order:
+            for q in QUERIES[:3]:
+                wall, top = tools.search(tool, homes[tool], q)
+                r[tool].setdefault("cold_s", []).append(wall)
+                hits.setdefault(f"{tool}:{q}", top)
+        for tool in order:
+            r[tool].setdefault("warm_s", []).append(tools.warm(tool, homes[tool], warm_n))
+    # random weights score many photos almost alike: the same set, and the same first hit
+    same = all(
+        hits[f"xmodal:{q}"][0] == hits[f"rclip:{q}"][0]
+        and set(hits[f"xmodal:{q}"]) == set(hits[f"rclip:{q}"])
+        for q in QUERIES[:3]
+    )
+    return {"raw": r, "same_top5": same, "hits": hits}
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.3g} ({min(values):.3g}-{max(values):.3g})"
+
+
+def report(res: dict[str, Any], args: argparse.Namespace, n_images: int) -> str:
+    x, c = res["raw"]["xmodal"], res["raw"]["rclip"]
+    med = statistics.median
+    rows = [
+        [
+            f"index {n_images} photos, images/s",
+            _spread([n_images / v for v in x["index_s"]]),
+            _spread([n_images / v for v in c["index_s"]]),
+            f"{med(c['index_s']) / med(x['index_s']):.2f}x",
+        ],
+        [
+            "cold `search`, s",
+            _spread(x["cold_s"]),
+            _spread(c["cold_s"]),
+            f"{med(x['cold_s']) / med(c['cold_s']):.2f}",
+        ],
+        [
+            "warm query, ms",
+            _spread([v * 1e3 for v in x["warm_s"]]),
+            _spread([v * 1e3 for v in c["warm_s"]]),
+            f"{med(x['warm_s']) / med(c['warm_s']):.2f}",
+        ],
+        [
+            "peak RSS indexing, GiB",
+            _spread(x["peak_gib"]),
+            _spread(c["peak_gib"]),
+            f"{med(x['peak_gib']) / med(c['peak_gib']):.2f}",
+        ],
+    ]
+    table = md_table(["", "xmodal #onnx", "rclip 3.3.0", "ratio"], rows)
+    return (
+        f"`python benchmarks/vs_rclip.py --images {args.images} --runs {args.runs} "
+        f"--warm {args.warm} --rclip-script .../rclip/scripts/convert_model.py`\n\n"
+        f"{facts_markdown(machine_facts())}\n\n{table}\n\n"
+        f"Medians (min-max) of {args.runs} interleaved rounds; images/s ratio is xmodal over "
+        f"rclip, the other ratios xmodal / rclip (lower is better). Same first hit and same "
+        f"top 5 for the cold queries: {'yes' if res['same_top5'] else 'no'}."
+    )
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--rclip-script", required=True, help="rclip's scripts/convert_model.py")
+    p.add_argument("--rclip-version", default="3.3.0", help="rclip version to install from PyPI")
+    p.add_argument("--work", default="bench-out/vs_rclip", help="venv, photos, weights, runs")
+    p.add_argument("--images", type=int, default=300, help="distinct 1024x768 JPEGs to index")
+    p.add_argument("--runs", type=int, default=3, help="interleaved rounds")
+    p.add_argument("--warm", type=int, default=50, help="queries per warm process")
+    p.add_argument("--out", help="write the raw figures here as JSON")
+    args = p.parse_args()
+    tools = setup(args)
+    res = measure(tools, args.runs, args.warm)
+    text = report(res, args, args.images)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(json.dumps({**res, "markdown": text}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
