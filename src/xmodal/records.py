@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -14,6 +15,55 @@ class Modality(StrEnum):
     TEXT = "text"
     AUDIO = "audio"
     VIDEO = "video"
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderSpec:
+    """Everything that decides which vectors an encoder produces.
+
+    Two encoders with equal ``fingerprint()`` produce interchangeable vectors; a collection
+    refuses to put vectors of different fingerprints in one space.
+    """
+
+    name: str
+    weights: str
+    dim: int
+    modalities: frozenset[Modality]
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    languages: tuple[str, ...] = ()
+
+    def fingerprint(self) -> str:
+        return json.dumps(
+            {
+                "name": self.name,
+                "weights": self.weights,
+                "dim": self.dim,
+                "modalities": sorted(str(m) for m in self.modalities),
+                "preprocessing": self.preprocessing,
+            },
+            sort_keys=True,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "weights": self.weights,
+            "dim": self.dim,
+            "modalities": sorted(str(m) for m in self.modalities),
+            "preprocessing": self.preprocessing,
+            "languages": list(self.languages),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EncoderSpec:
+        return cls(
+            name=data["name"],
+            weights=data["weights"],
+            dim=int(data["dim"]),
+            modalities=frozenset(Modality(m) for m in data["modalities"]),
+            preprocessing=dict(data.get("preprocessing", {})),
+            languages=tuple(data.get("languages", ())),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,68 +1,18 @@
-"""The one interface every encoder implements, and the record of what made a space."""
+"""The one interface every encoder implements."""
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image
 
-from xmodal.records import Modality
+from xmodal.records import EncoderSpec, Modality
 
 TextRole = Literal["query", "passage"]
-
-
-@dataclass(frozen=True, slots=True)
-class EncoderSpec:
-    """Everything that decides which vectors an encoder produces.
-
-    Two encoders with equal ``fingerprint()`` produce interchangeable vectors; a collection
-    refuses to put vectors of different fingerprints in one space.
-    """
-
-    name: str
-    weights: str
-    dim: int
-    modalities: frozenset[Modality]
-    preprocessing: dict[str, Any] = field(default_factory=dict)
-    languages: tuple[str, ...] = ()
-
-    def fingerprint(self) -> str:
-        return json.dumps(
-            {
-                "name": self.name,
-                "weights": self.weights,
-                "dim": self.dim,
-                "modalities": sorted(str(m) for m in self.modalities),
-                "preprocessing": self.preprocessing,
-            },
-            sort_keys=True,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "weights": self.weights,
-            "dim": self.dim,
-            "modalities": sorted(str(m) for m in self.modalities),
-            "preprocessing": self.preprocessing,
-            "languages": list(self.languages),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> EncoderSpec:
-        return cls(
-            name=data["name"],
-            weights=data["weights"],
-            dim=int(data["dim"]),
-            modalities=frozenset(Modality(m) for m in data["modalities"]),
-            preprocessing=dict(data.get("preprocessing", {})),
-            languages=tuple(data.get("languages", ())),
-        )
 
 
 class Encoder(ABC):
