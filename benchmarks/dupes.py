@@ -36,8 +36,11 @@ def original(seed: int, shapes: int, size: tuple[int, int] = (320, 240)) -> Imag
     w, h = size
     y, x = np.mgrid[0:h, 0:w] / max(w, h)
     base = np.stack(
-        [rng.uniform(0, 255) + rng.uniform(-120, 120) * (x * rng.uniform() + y * rng.uniform())
-         for _ in range(3)], axis=-1,
+        [
+            rng.uniform(0, 255) + rng.uniform(-120, 120) * (x * rng.uniform() + y * rng.uniform())
+            for _ in range(3)
+        ],
+        axis=-1,
     )
     im = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
     rng = np.random.default_rng([seed, shapes])
@@ -116,8 +119,10 @@ def main() -> int:
             p, r = pair_scores([g.paths for g in rep.groups], paths)
             rows.append([name, len(rep.groups), f"{p:.3f}", f"{r:.3f}"])
     print(facts_markdown(machine_facts()))
-    print(f"\n{args.bases} originals x {1 + len(VARIANTS)} files + {args.bases} siblings = "
-          f"{len(paths)} images ({args.bases * 15} true pairs), model classic\n")
+    print(
+        f"\n{args.bases} originals x {1 + len(VARIANTS)} files + {args.bases} siblings = "
+        f"{len(paths)} images ({args.bases * 15} true pairs), model classic\n"
+    )
     print(md_table(["links", "groups", "pair precision", "pair recall"], rows))
     return 0
 

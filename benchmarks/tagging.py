@@ -82,15 +82,43 @@ def main() -> int:
     rows = []
     for data, db in zip(args.data, args.db, strict=True):
         m = measure(data, db, args.labels)
-        rows.append([os.path.basename(data.rstrip("/")), m["items"]] + [
-            f"{m[k]:.3f}" for k in ("accuracy", "macro_f1", "raw_accuracy", "raw_macro_f1",
-                                     "tag_precision", "tag_recall", "tag_f1", "tags_per_item",
-                                     "chance")
-        ])
+        rows.append(
+            [os.path.basename(data.rstrip("/")), m["items"]]
+            + [
+                f"{m[k]:.3f}"
+                for k in (
+                    "accuracy",
+                    "macro_f1",
+                    "raw_accuracy",
+                    "raw_macro_f1",
+                    "tag_precision",
+                    "tag_recall",
+                    "tag_f1",
+                    "tags_per_item",
+                    "chance",
+                )
+            ]
+        )
     print(facts_markdown(machine_facts()))
     print()
-    print(md_table(["split", "items", "accuracy", "macro-F1", "raw acc.", "raw macro-F1",
-                    "tag P", "tag R", "tag F1", "tags/item", "chance"], rows))
+    print(
+        md_table(
+            [
+                "split",
+                "items",
+                "accuracy",
+                "macro-F1",
+                "raw acc.",
+                "raw macro-F1",
+                "tag P",
+                "tag R",
+                "tag F1",
+                "tags/item",
+                "chance",
+            ],
+            rows,
+        )
+    )
     return 0
 
 

@@ -85,8 +85,16 @@ def test_diverse_like_spreads_over_groups(pictures: Path) -> None:
         assert Path(varied[0].path).name.startswith("b0_")
         assert sum(not Path(h.path).name.startswith("b0_") for h in varied) >= 2
     out = xmodal_json(
-        "search", "--like", ids["b0_orig.png"], "--diverse", "0.9", "-k", "4",
-        "--db", pictures / "db", "--json",
+        "search",
+        "--like",
+        ids["b0_orig.png"],
+        "--diverse",
+        "0.9",
+        "-k",
+        "4",
+        "--db",
+        pictures / "db",
+        "--json",
     )
     assert [h["id"] for h in out["results"]] == [h.id for h in varied]
 

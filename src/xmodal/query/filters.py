@@ -21,9 +21,11 @@ class Filters:
     exclude_flagged: bool = False
 
     def is_empty(self) -> bool:
-        return not (
-            self.modalities or self.path_globs or self.tags or self.exclude_flagged
-        ) and self.after is None and (self.before is None)
+        return (
+            not (self.modalities or self.path_globs or self.tags or self.exclude_flagged)
+            and self.after is None
+            and (self.before is None)
+        )
 
     def where(self) -> tuple[str, list[object]]:
         """A SQL condition on the ``items`` table (aliased ``i``) and its parameters."""
