@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import textwrap
 
 from xmodal.cli.common import (
     Subparsers,
@@ -49,15 +50,15 @@ def add_parser(sub: Subparsers) -> None:
 
 def _add_tag(sub: Subparsers) -> None:
     from xmodal.apply.labels import BUILTIN
-    from xmodal.apply.tagging import CUTOFF, MARGIN
+    from xmodal.apply.tagging import CUTOFF, MARGIN, MIN_CALIBRATION
     from xmodal.apply.tagging import __doc__ as rule
 
     tg = add_command(
         sub, "tag", "tag every item with the labels it is most about (zero-shot)", TAG_EXAMPLES
     )
-    tg.epilog = (
-        f"{' '.join((rule or '').split('The calibration rule.')[-1].split())}\n\n{tg.epilog}"
-    )
+    words = " ".join((rule or "").split("The calibration rule.")[-1].split())
+    words = words.replace("``", "").replace("MIN_CALIBRATION", str(MIN_CALIBRATION))
+    tg.epilog = f"{textwrap.fill('The rule: ' + words, 88)}\n\n{tg.epilog}"
     add_db(tg)
     tg.add_argument(
         "--labels",
