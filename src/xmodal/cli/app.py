@@ -8,12 +8,24 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from xmodal.cli import bench, demo, evaluate, index, info, items, models, search, serve, train
+from xmodal.cli import (
+    apply,
+    bench,
+    demo,
+    evaluate,
+    index,
+    info,
+    items,
+    models,
+    search,
+    serve,
+    train,
+)
 from xmodal.cli.common import Parser, fail
 from xmodal.errors import XmodalError
 
 #: the command groups in the order ``xmodal --help`` lists them
-COMMANDS = (index, search, serve, items, info, evaluate, bench, models, train, demo)
+COMMANDS = (index, search, serve, items, info, evaluate, bench, models, train, demo, apply)
 
 EPILOG = """examples:
   xmodal index ~/Pictures          # into the default collection

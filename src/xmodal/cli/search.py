@@ -10,6 +10,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeAlias
 
+from xmodal.cli.apply_search import (
+    add_apply_options,
+    apply_filter_fields,
+    check_apply_args,
+    like_hits,
+)
 from xmodal.cli.common import (
     Subparsers,
     add_command,
@@ -78,6 +84,7 @@ def add_parser(sub: Subparsers) -> None:
         help="draw the hits into a PNG: thumbnails with rank, score and file name",
     )
     _add_scoring_and_session(se)
+    add_apply_options(se)
     end_command(se, cmd_search)
 
 
@@ -109,6 +116,7 @@ def _filters(args: argparse.Namespace) -> Filters:
         after=parse_date(args.after) if args.after else None,
         before=parse_date(args.before) if args.before else None,
         path_globs=tuple(os.path.expanduser(p) for p in (args.path or ())),
+        **apply_filter_fields(args),
     )
 
 
@@ -188,7 +196,8 @@ def _act_on(args: argparse.Namespace, hits: Sequence[SearchHit]) -> None:
 def _check_args(args: argparse.Namespace) -> None:
     if args.interactive and (args.query is not None or args.image is not None):
         raise UsageError("--interactive reads its queries from stdin; give no QUERY or --image")
-    if not args.interactive and args.query is None and args.image is None:
+    check_apply_args(args)
+    if not args.interactive and args.query is None and args.image is None and args.like is None:
         raise UsageError("search needs a QUERY, --image PATH, or both")
     if args.min_score is not None and not math.isfinite(args.min_score):
         raise UsageError("--min-score must be a finite number")
@@ -219,7 +228,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
         if args.interactive:
             return _interactive(run, args.json)
-        hits = run(args.query, args.image)
+        hits = like_hits(col, args, filters) if args.like else run(args.query, args.image)
         if not hits and args.path:
             _warn_unmatched_globs(col, args.path)
     _print_hits(hits, args.json)

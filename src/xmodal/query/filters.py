@@ -15,10 +15,16 @@ class Filters:
     after: float | None = None
     before: float | None = None
     path_globs: tuple[str, ...] = ()
+    #: only items carrying every one of these tags (metadata ``tags``, see ``xmodal tag``)
+    tags: tuple[str, ...] = ()
+    #: leave out items a content policy flagged (metadata ``flags``, see ``xmodal flag``)
+    exclude_flagged: bool = False
 
     def is_empty(self) -> bool:
-        return not (self.modalities or self.path_globs) and self.after is None and (
-            self.before is None
+        return (
+            not (self.modalities or self.path_globs or self.tags or self.exclude_flagged)
+            and self.after is None
+            and (self.before is None)
         )
 
     def where(self) -> tuple[str, list[object]]:
@@ -38,7 +44,21 @@ class Filters:
             # GLOB is case-sensitive and uses the same * ? [...] syntax as the shell
             clauses.append("(" + " OR ".join("i.path GLOB ?" for _ in self.path_globs) + ")")
             params.extend(self.path_globs)
+        clauses.extend(_metadata_clauses(self, params))
         return (" AND ".join(clauses) if clauses else "1"), params
+
+
+def _metadata_clauses(filters: Filters, params: list[object]) -> list[str]:
+    """Conditions on the lists ``xmodal tag`` and ``xmodal flag`` keep in item metadata."""
+    clauses = []
+    for tag in filters.tags:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM json_each(i.metadata, '$.tags') WHERE json_each.value = ?)"
+        )
+        params.append(tag)
+    if filters.exclude_flagged:
+        clauses.append("COALESCE(json_array_length(i.metadata, '$.flags'), 0) = 0")
+    return clauses
 
 
 def parse_date(text: str) -> float:
