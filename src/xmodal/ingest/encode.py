@@ -30,9 +30,7 @@ class TextCache:
         self.store = store
         self.pending: dict[tuple[str, str], ExtractedText] = {}
 
-    def lookup(
-        self, ext: TextExtractor, hashes: Sequence[str], part: str = ""
-    ) -> dict[str, Boxes]:
+    def lookup(self, ext: TextExtractor, hashes: Sequence[str], part: str = "") -> dict[str, Boxes]:
         """What ``ext`` read from each content; ``part`` names a part of it read on its own
         (a page of a document), filed under the extractor's name and that part."""
         name = ext.name + part
