@@ -92,10 +92,12 @@ def build_folder(root: Path) -> dict[str, list[str]]:
         shutil.copy(chelsea, put("png", "phone/IMG_4032.png"))
     for name, text in NOTES.items():
         put("txt", f"notes/{name}").write_text((text + "\n") * 40, encoding="utf-8")
-    for f in _doc_files(85):
+    for f in _doc_files(79):
         kind = f.suffix.lower()[1:] or "no extension"
         rel = f"doc/{f.parent.name}/{f.name}"
         shutil.copy(f, put(kind, rel))
+    for page in sorted(Path("/usr/share/doc").rglob("*.html"))[:6]:
+        shutil.copy(page, put("html", f"doc/html/{page.parent.name}-{page.name}"))
     for pdf in sorted(Path("/usr/share/doc").rglob("*.pdf"))[:2]:
         shutil.copy(pdf, put("pdf", f"doc/pdf/{pdf.name}"))
     document = docx.Document()
@@ -124,11 +126,12 @@ def _cli(*args: object) -> list[str]:
     return [sys.executable, "-m", "xmodal.cli", *map(str, args)]
 
 
-def timed_index(root: Path, db: Path) -> dict[str, Any]:
+def timed_index(root: Path, db: Path, models: list[str]) -> dict[str, Any]:
     """Index time, and the time to the first progress update (a bar that counts past 0)."""
     start = time.monotonic()
     proc = subprocess.Popen(
-        _cli("index", root, "--db", db), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        _cli("index", root, "--db", db, *[a for m in models for a in ("--model", m)]),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=_env(db),
     )  # fmt: skip
     assert proc.stderr is not None and proc.stdout is not None
@@ -224,6 +227,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", type=Path, required=True, help="scratch folder (emptied)")
     ap.add_argument("--out", type=Path, help="write the figures here as JSON")
+    ap.add_argument(
+        "--model", action="append", default=[], help="encoder to index with (repeatable)"
+    )
     ap.add_argument("--repeat", type=int, default=3, help="rounds of the queries (default 3)")
     args = ap.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
@@ -232,7 +238,8 @@ def main() -> None:
     kinds = build_folder(root)
     files = sum(len(v) for v in kinds.values())
     result: dict[str, Any] = {"files": files, "kinds": {k: len(v) for k, v in kinds.items()}}
-    result.update(timed_index(root, db))
+    result.update(timed_index(root, db, args.model))
+    result["models"] = args.model or ["(default)"]
     cold = cold_queries(db, args.repeat)
     warm = warm_queries(db, args.repeat)
     result["cold_query_s"] = statistics.median(cold)
