@@ -106,6 +106,8 @@ class SearchHit:
     end: float | None = None
     text: str = ""
     spaces: dict[str, float] = field(default_factory=dict)
+    #: page number from 1 of the segment, in documents that have pages (PDF)
+    page: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -122,6 +124,8 @@ class SearchHit:
             out["text"] = self.text
         if self.spaces:
             out["spaces"] = {k: float(v) for k, v in self.spaces.items()}
+        if self.page is not None:
+            out["page"] = self.page
         return out
 
 

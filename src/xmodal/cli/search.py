@@ -154,6 +154,8 @@ def print_hits(hits: Sequence[SearchHit]) -> None:
         where = ""
         if h.start is not None and h.end is not None:
             where = f" [{h.start:.1f}-{h.end:.1f}s]"
+        if h.page is not None:
+            where += f" page {h.page}"
         snippet = cut(" ".join(h.text.split()), SNIPPET_WIDTH)
         print(f"{rank:3d}  {h.score:7.4f}  {h.modality:<5}  {h.path}{where}")
         if snippet:

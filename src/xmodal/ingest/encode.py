@@ -11,8 +11,10 @@ import numpy as np
 
 from xmodal.encoders.base import Encoder, TextBox, TextExtractor
 from xmodal.encoders.registry import SpaceKind, info
+from xmodal.errors import DecodeError
 from xmodal.ingest.prepare import PixelPreparer, Prepared
-from xmodal.records import Modality
+from xmodal.media.text import MAX_PASSAGES, passages
+from xmodal.records import Modality, Segment
 from xmodal.store.sqlite import ExtractedText, NewItem, Store
 
 Boxes = list[dict[str, Any]]
@@ -28,21 +30,26 @@ class TextCache:
         self.store = store
         self.pending: dict[tuple[str, str], ExtractedText] = {}
 
-    def lookup(self, ext: TextExtractor, hashes: Sequence[str]) -> dict[str, Boxes]:
+    def lookup(self, ext: TextExtractor, hashes: Sequence[str], part: str = "") -> dict[str, Boxes]:
+        """What ``ext`` read from each content; ``part`` names a part of it read on its own
+        (a page of a document), filed under the extractor's name and that part."""
+        name = ext.name + part
         fingerprint = ext.spec.fingerprint()
         found: dict[str, Boxes] = {}
         for h in hashes:
-            hit = self.pending.get((h, ext.name))
+            hit = self.pending.get((h, name))
             if hit is not None and hit.fingerprint == fingerprint:
                 found[h] = hit.boxes
         missing = [h for h in hashes if h not in found]
         if self.store is not None and missing:
-            found.update(self.store.extracted_text(ext.name, fingerprint, missing))
+            found.update(self.store.extracted_text(name, fingerprint, missing))
         return found
 
-    def add(self, ext: TextExtractor, content_hash: str, boxes: Boxes) -> None:
-        key = (content_hash, ext.name)
-        self.pending[key] = ExtractedText(content_hash, ext.name, ext.spec.fingerprint(), boxes)
+    def add(self, ext: TextExtractor, content_hash: str, boxes: Boxes, part: str = "") -> None:
+        name = ext.name + part
+        self.pending[(content_hash, name)] = ExtractedText(
+            content_hash, name, ext.spec.fingerprint(), boxes
+        )
 
     def drain(self) -> list[ExtractedText]:
         out = list(self.pending.values())
@@ -50,7 +57,7 @@ class TextCache:
         return out
 
 
-def _box_json(b: TextBox) -> dict[str, Any]:
+def box_json(b: TextBox) -> dict[str, Any]:
     return {"text": b.text, "box": [list(pt) for pt in b.box], "score": round(b.score, 4)}
 
 
@@ -64,7 +71,7 @@ def _read(ext: TextExtractor, batch: Sequence[Prepared], cache: TextCache) -> di
         chunk = todo[start : start + ext.batch_size]
         found = ext.extract([im for n in chunk if (im := batch[n].image) is not None])
         for n, boxes in zip(chunk, found, strict=True):
-            out[n] = [_box_json(b) for b in boxes]
+            out[n] = [box_json(b) for b in boxes]
             cache.add(ext, batch[n].content_hash, out[n])
     return out
 
@@ -75,7 +82,9 @@ def read_text_in_images(
     cache: TextCache | None = None,
 ) -> None:
     """Add the text found in each image (OCR) to the words attached to it, and keep where it
-    was found in the item's metadata."""
+    was found in the item's metadata; the words on each scanned page of a document become
+    passages of that page."""
+
     cache = cache or TextCache(None)
     for ext in extractors:
         for n, boxes in _read(ext, batch, cache).items():
@@ -85,6 +94,49 @@ def read_text_in_images(
             if words:
                 p.text = f"{p.text}. {words}" if p.text else words
                 p.segments[0] = replace(p.segments[0], text=p.text)
+    for ext in extractors:
+        for p in batch:
+            if p.scans is not None and p.scans.pages:
+                _read_scanned_pages(ext, p, cache)
+
+
+def _read_scanned_pages(ext: TextExtractor, p: Prepared, cache: TextCache) -> None:
+    """Read each scanned page of ``p`` (rendered a batch at a time, so memory holds a few
+    pages however long the document) and add its words as passages of that page."""
+    assert p.scans is not None
+    found: dict[int, Boxes] = {}
+    for page in p.scans.pages:
+        hit = cache.lookup(ext, [p.content_hash], f"#page{page}").get(p.content_hash)
+        if hit is not None:
+            found[page] = hit
+    todo = [page for page in p.scans.pages if page not in found]
+    try:
+        for start in range(0, len(todo), ext.batch_size):
+            chunk = todo[start : start + ext.batch_size]
+            for page, boxes in zip(chunk, ext.extract(p.scans.render(chunk)), strict=True):
+                found[page] = [box_json(b) for b in boxes]
+                cache.add(ext, p.content_hash, found[page], f"#page{page}")
+    except DecodeError as e:
+        # the document opened when it was read; a page that will not render costs its words
+        p.metadata[f"{ext.name}_error"] = str(e)
+    read = [page for page in p.scans.pages if page in found and _add_page(p, page, found[page])]
+    p.metadata[f"{ext.name}_pages"] = read
+
+
+def _add_page(p: Prepared, page: int, boxes: Boxes) -> bool:
+    """Add the words of ``boxes`` as passages on ``page``; whether any were added."""
+    words = " ".join(b["text"] for b in boxes).strip()
+    room = MAX_PASSAGES - len(p.segments)
+    if not words or room <= 0:
+        return False
+    # a scan's first segment is the picture of its first page
+    pages = p.metadata.setdefault(
+        "segment_pages", [p.metadata.get("rendered_page")] * len(p.segments)
+    )
+    for chunk in passages(words)[:room]:
+        p.segments.append(Segment(len(p.segments), chunk))
+        pages.append(page)
+    return True
 
 
 @dataclass(slots=True)

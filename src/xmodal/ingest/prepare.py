@@ -17,6 +17,7 @@ from xmodal.media.documents import Document, read_document
 from xmodal.media.files import read_capped
 from xmodal.media.image import decode_image, filename_words
 from xmodal.media.limits import DecodeLimits
+from xmodal.media.pdf import PdfScans
 from xmodal.media.svg import SVG_EXTENSIONS, decode_svg
 from xmodal.media.text import MAX_PASSAGES, passages, sidecar_text
 from xmodal.media.walk import FileRef
@@ -46,6 +47,8 @@ class Prepared:
     image: Image.Image | None = None
     #: model inputs made from ``image`` in the decoding thread, by encoder name
     pixels: dict[str, np.ndarray] = field(default_factory=dict)
+    #: pages with no text layer, which OCR reads into passages of their page
+    scans: PdfScans | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +168,9 @@ def _prepare_scan(ref: FileRef, doc: Document, scan: Image.Image, digest: str) -
     if doc.title:
         metadata["title"] = doc.title[:200]
     picture = replace(ref, modality=Modality.IMAGE)
-    return Prepared(picture, digest, [Segment(0, attached)], metadata, attached, scan)
+    # the first page is the picture itself; the others are left for OCR
+    rest = replace(doc.scans, pages=doc.scans.pages[1:]) if doc.scans else None
+    return Prepared(picture, digest, [Segment(0, attached)], metadata, attached, scan, scans=rest)
 
 
 def _prepare_text(ref: FileRef, read: _Read, digest: str, limits: DecodeLimits) -> Prepared:
@@ -191,4 +196,4 @@ def _prepare_text(ref: FileRef, read: _Read, digest: str, limits: DecodeLimits) 
     )
     if title:
         metadata["title"] = title[:200]
-    return Prepared(ref, digest, segments, metadata, text[:10_000])
+    return Prepared(ref, digest, segments, metadata, text[:10_000], scans=doc.scans)

@@ -13,7 +13,7 @@ from xmodal.media.epub import read_epub
 from xmodal.media.html import read_html
 from xmodal.media.limits import DEFAULT_LIMITS, DecodeLimits
 from xmodal.media.office import read_docx
-from xmodal.media.pdf import read_pdf
+from xmodal.media.pdf import PdfScans, read_pdf
 from xmodal.media.sniff import decode_sniffed
 from xmodal.media.text import TEXT_EXTENSIONS, decode_text
 
@@ -35,6 +35,8 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict)
     #: a rendering of the first page, for a document that has no text layer at all (a scan)
     scan: Image.Image | None = None
+    #: the pages without a text layer, for OCR to read
+    scans: PdfScans | None = None
 
 
 def _pdf(data: bytes, limits: DecodeLimits) -> Document:
@@ -46,7 +48,8 @@ def _pdf(data: bytes, limits: DecodeLimits) -> Document:
     if read < pdf.page_count:
         meta["pages_read"] = read
     sections = [Section(text, page) for page, text in pdf.pages]
-    return Document(pdf.title, sections, meta, pdf.scan)
+    scans = PdfScans(data, tuple(pdf.without_text), limits) if pdf.without_text else None
+    return Document(pdf.title, sections, meta, pdf.scan, scans)
 
 
 def _titled(title: str, text: str) -> list[Section]:

@@ -4,6 +4,7 @@ have none (scans), for the image encoders and OCR to read."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,38 @@ class PdfText:
     without_text: list[int] = field(default_factory=list)
     #: the first page without text, rendered, when the document has no text layer at all
     scan: Image.Image | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PdfScans:
+    """The pages of a PDF that have no text layer, rendered only when asked: OCR takes them a
+    few at a time, and a collection without OCR never pays for the rendering."""
+
+    data: bytes
+    #: page numbers from 1
+    pages: tuple[int, ...]
+    limits: DecodeLimits = DEFAULT_LIMITS
+
+    def render(self, pages: Sequence[int]) -> list[Image.Image]:
+        """The given pages (numbers from 1) as RGB pixels, in that order."""
+        import pypdfium2 as pdfium
+
+        with _PDFIUM:
+            pdf = _open(self.data)
+            try:
+                return [_render_number(pdf, n, self.limits) for n in pages]
+            except pdfium.PdfiumError as e:
+                raise DecodeError(f"corrupt or truncated PDF: {e}") from None
+            finally:
+                pdf.close()
+
+
+def _render_number(pdf: pdfium.PdfDocument, number: int, limits: DecodeLimits) -> Image.Image:
+    page = pdf[number - 1]
+    try:
+        return render_page(page, limits)
+    finally:
+        page.close()
 
 
 def _open(data: bytes) -> pdfium.PdfDocument:
@@ -108,9 +141,5 @@ def _read_pages(pdf: pdfium.PdfDocument, limits: DecodeLimits) -> PdfText:
         if size >= limits.max_text_chars:
             break
     if not out.pages and out.without_text:
-        page = pdf[out.without_text[0] - 1]
-        try:
-            out.scan = render_page(page, limits)
-        finally:
-            page.close()
+        out.scan = _render_number(pdf, out.without_text[0], limits)
     return out

@@ -195,4 +195,14 @@ def _search_hit(
         end=ref.segment.end if hit.end is None else hit.end,
         text=snippet[:300],
         spaces=per_space,
+        page=_page(ref),
     )
+
+
+def _page(ref: SegmentRef) -> int | None:
+    """The page a document's segment is on, from the pages recorded when it was read."""
+    pages = ref.item.metadata.get("segment_pages")
+    if not isinstance(pages, list) or not 0 <= ref.segment.ordinal < len(pages):
+        return None
+    page = pages[ref.segment.ordinal]
+    return page if isinstance(page, int) else None

@@ -44,16 +44,28 @@ def _ensure_online(name: str) -> None:
         f"Hugging Face cache ({hub_cache_dir()}) here"
     )
     if constants.HF_HUB_OFFLINE:
-        raise XmodalError(f"cannot download {name}: HF_HUB_OFFLINE is set; unset it or {fix}")
+        # huggingface_hub takes either variable as its offline switch
+        var = "HF_HUB_OFFLINE" if os.environ.get("HF_HUB_OFFLINE") else "TRANSFORMERS_OFFLINE"
+        raise XmodalError(f"cannot download {name}: {var} is set; unset it or {fix}")
     if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
         return  # a proxy decides reachability; a direct probe would prove nothing
-    host = urllib.parse.urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    host, port = endpoint_address(constants.ENDPOINT)
     try:
-        socket.create_connection((host, 443), timeout=5).close()
+        socket.create_connection((host, port), timeout=5).close()
     except OSError as e:
         raise XmodalError(
-            f"cannot download {name}: {host} is unreachable ({one_line(e, 80)}); {fix}"
+            f"cannot download {name}: {host}:{port} is unreachable ({one_line(e, 80)}); {fix}"
         ) from None
+
+
+def endpoint_address(endpoint: str) -> tuple[str, int]:
+    """The host and port a hub endpoint URL (``HF_ENDPOINT``) is reached at."""
+    url = urllib.parse.urlparse(endpoint)
+    try:
+        port = url.port
+    except ValueError:
+        raise XmodalError(f"HF_ENDPOINT {endpoint!r} has an invalid port") from None
+    return url.hostname or "huggingface.co", port or (80 if url.scheme == "http" else 443)
 
 
 def _tqdm_class(progress: bool) -> Any:
