@@ -8,12 +8,25 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from xmodal.cli import bench, demo, evaluate, index, info, items, models, search, train
+from xmodal.cli import (
+    ask,
+    bench,
+    calibrate,
+    demo,
+    evaluate,
+    index,
+    info,
+    items,
+    models,
+    search,
+    train,
+    watch,
+)
 from xmodal.cli.common import Parser, fail
 from xmodal.errors import XmodalError
 
 #: the command groups in the order ``xmodal --help`` lists them
-COMMANDS = (index, search, items, info, evaluate, bench, models, train, demo)
+COMMANDS = (index, search, items, info, evaluate, bench, models, train, demo, ask, calibrate, watch)
 
 EPILOG = """examples:
   xmodal index ~/Pictures          # into the default collection

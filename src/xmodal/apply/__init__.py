@@ -1,0 +1,1 @@
+"""Applications of retrieval over a collection."""
