@@ -26,7 +26,8 @@ from xmodal.collection import Collection
 from xmodal.errors import UsageError
 from xmodal.ingest.pipeline import IndexOptions
 from xmodal.media.text import SIDECAR_EXTENSIONS
-from xmodal.records import IndexReport, Skipped
+from xmodal.media.walk import modality_of
+from xmodal.records import IndexReport, Modality, Skipped
 
 DEBOUNCE = 0.5
 MAX_DELAY = 5.0
@@ -82,14 +83,32 @@ class _Handler(FileSystemEventHandler):
             self.pending.add(kept)
 
 
+def _described(path: str) -> list[str]:
+    """The pictures that ``path`` is a sidecar of (``a.txt``, ``a.json`` or ``a.jpg.json``
+    beside ``a.jpg``); their signatures include it, so they are what must be re-read."""
+    folder, name = os.path.split(path)
+    stem, ext = os.path.splitext(name)
+    if ext.lower() not in SIDECAR_EXTENSIONS:
+        return []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return [
+        os.path.join(folder, n)
+        for n in names
+        if (os.path.splitext(n)[0] == stem or n == stem)
+        and n != name
+        and modality_of(n) is Modality.IMAGE
+    ]
+
+
 def index_roots(paths: Iterable[str]) -> list[str]:
-    """The paths one run must index for ``paths`` changed: a possible sidecar stands for
-    its folder (the picture it describes is re-read with it), and a path inside another
-    path of the set is covered by it."""
-    wanted = set()
+    """The paths one run must index for ``paths`` changed: a sidecar stands for the picture
+    it describes, and a path inside another path of the set is covered by it."""
+    wanted: set[str] = set()
     for p in paths:
-        is_side = os.path.splitext(p)[1].lower() in SIDECAR_EXTENSIONS and not os.path.isdir(p)
-        wanted.add(os.path.dirname(p) if is_side else p)
+        wanted.update(_described(p) or [p])
     out: list[str] = []
     for p in sorted(wanted):
         if not any(p.startswith(r.rstrip(os.sep) + os.sep) for r in out):
