@@ -138,7 +138,8 @@ def _passage(col: Collection, hit: SearchHit) -> str:
 
 
 def score_sentences(encoder: Encoder | None, question: str, candidates: list[str]) -> np.ndarray:
-    """Each candidate sentence's score against ``question``."""
+    """Each candidate's score against ``question``; a candidate is a sentence read with the
+    sentence that opens its passage, which says what a later "it" is about."""
     words = np.array([overlap(question, s) for s in candidates])
     if encoder is None:
         return words
@@ -164,13 +165,16 @@ def ask(
     hits = col.search(Query(tuple(terms)), k=passages)
     encoder = text_encoder(col)
     cands: list[tuple[str, SearchHit, str]] = []
+    contexts: list[str] = []
     for h in hits:
         text = _passage(col, h)
-        cands.extend((s, h, text) for s in sentences(text))
+        split = sentences(text)
+        cands.extend((s, h, text) for s in split)
+        contexts.extend(s if n == 0 else f"{split[0]} {s}" for n, s in enumerate(split))
     evidence = [_evidence(h, _passage(col, h)) for h in hits[:EVIDENCE]]
     if not cands:
         return Answer(None, evidence)
-    scores = score_sentences(encoder, question, [c[0] for c in cands])
+    scores = score_sentences(encoder, question, contexts)
     best = int(np.argmax(scores))
     sentence, hit, text = cands[best]
     score = float(scores[best])
