@@ -16,10 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from qa_docs import QUESTIONS, UNANSWERABLE, write_docs  # noqa: E402
-
-from xmodal.apply.answer import ask  # noqa: E402
-from xmodal.collection import Collection  # noqa: E402
+from qa_docs import QUESTIONS, UNANSWERABLE, write_docs
+from xmodal.apply.answer import ask
+from xmodal.collection import Collection
 
 
 def main() -> int:

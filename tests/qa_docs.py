@@ -45,7 +45,10 @@ DOCS = {
 
 #: question -> (file, the answering sentence)
 QUESTIONS = {
-    "When was the lighthouse built?": ("lighthouse.txt", "It was built in 1868 by the harbour board."),
+    "When was the lighthouse built?": (
+        "lighthouse.txt",
+        "It was built in 1868 by the harbour board.",
+    ),
     "How many steps can visitors climb in the lighthouse?": (
         "lighthouse.txt",
         "Visitors can climb the 120 steps on summer weekends.",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from awkward import xmodal, xmodal_json
 from qa_docs import QUESTIONS, UNANSWERABLE, write_docs
-
 from xmodal.apply.answer import ask, sentences
 from xmodal.collection import Collection
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from awkward import xmodal, xmodal_json
 
+from awkward import xmodal, xmodal_json
 from xmodal.eval.calibration import CALIBRATION_FILE, Calibrator, fit
 from xmodal.eval.report.reliability import expected_calibration_error
 
