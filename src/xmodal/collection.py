@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,9 @@ from xmodal.ingest.prepare import Prepared
 from xmodal.progress import ProgressFactory
 from xmodal.query.filters import Filters
 from xmodal.query.fusion import FusionMethod
-from xmodal.query.parse import Query, Term, parse_query
+from xmodal.query.negation import parse_natural
+from xmodal.query.parse import Query, Term
+from xmodal.query.refine import refined_search
 from xmodal.records import IndexReport, Item, Modality, SearchHit
 from xmodal.spaces.searcher import Searcher, SearchRequest
 from xmodal.store.lock import WriteLock
@@ -187,7 +190,7 @@ class Collection(Closing):
         return self.searcher.query_vectors(query, spaces, images)
 
     def _full_query(self, query: str | Query | None, image: str | os.PathLike[str] | None) -> Query:
-        q = parse_query(query) if isinstance(query, str) else query
+        q = parse_natural(query) if isinstance(query, str) else query
         terms = list(q.terms) if q else []
         if image is not None:
             terms.append(Term("image", os.fspath(image), 1.0))
@@ -207,6 +210,7 @@ class Collection(Closing):
         weights: Mapping[str, float] | None = None,
         min_score: float | None = None,
         use_name: bool = False,
+        expand: bool = False,
     ) -> list[SearchHit]:
         """Search with text, an image, or a mixed weighted query; best first.
 
@@ -215,13 +219,21 @@ class Collection(Closing):
         scale per fusion mode (``xmodal.query.fusion.SCORE_SCALES``); hits scoring below
         ``min_score`` are dropped, so fewer than ``k`` may come back. A query image enters by
         its pixels and the words that belong to it, its file name only with ``use_name``.
+
+        A negation in words ("a cat without glasses", "不要红色的车") is read as negative
+        terms, and hits that mention a negated term rank below those that do not;
+        ``expand`` adds the first pass's best hits to the query (pseudo-relevance feedback).
         """
         if k <= 0:
             raise UsageError("k must be positive")
         request = SearchRequest(
             self._full_query(query, image), k, model, filters, fusion, weights, min_score, use_name
         )
-        return self.searcher.search(request)
+
+        def run(q: Query, n: int) -> list[SearchHit]:
+            return self.searcher.search(replace(request, query=q, k=n))
+
+        return refined_search(run, request.query, k, expand)
 
 
 def _load_parts(names: Sequence[str]) -> tuple[list[Encoder], list[TextExtractor]]:

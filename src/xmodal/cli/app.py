@@ -10,7 +10,9 @@ from collections.abc import Sequence
 
 from xmodal.cli import (
     apply,
+    ask,
     bench,
+    calibrate,
     demo,
     evaluate,
     index,
@@ -20,12 +22,16 @@ from xmodal.cli import (
     search,
     serve,
     train,
+    watch,
 )
 from xmodal.cli.common import Parser, fail
 from xmodal.errors import XmodalError
 
 #: the command groups in the order ``xmodal --help`` lists them
-COMMANDS = (index, search, serve, items, info, evaluate, bench, models, train, demo, apply)
+COMMANDS = (
+    index, search, serve, items, info, evaluate, bench, models, train, demo, apply, ask,
+    calibrate, watch,
+)  # fmt: skip
 
 EPILOG = """examples:
   xmodal index ~/Pictures          # into the default collection

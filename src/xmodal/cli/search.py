@@ -8,7 +8,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from xmodal.cli.apply_search import (
     add_apply_options,
@@ -27,6 +27,12 @@ from xmodal.cli.common import (
     warn,
 )
 from xmodal.cli.display import cut
+from xmodal.cli.search_refine import (
+    add_refine_options,
+    check_refine_options,
+    print_why,
+    refine_hits,
+)
 from xmodal.errors import UsageError, XmodalError
 
 if TYPE_CHECKING:
@@ -85,6 +91,7 @@ def add_parser(sub: Subparsers) -> None:
     )
     _add_scoring_and_session(se)
     add_apply_options(se)
+    add_refine_options(se)
     end_command(se, cmd_search)
 
 
@@ -147,7 +154,7 @@ def _warn_absent_types(col: Collection, filters: Filters) -> None:
         warn(f"the collection holds no {m} items; --type {m} matches nothing")
 
 
-def print_hits(hits: Sequence[SearchHit]) -> None:
+def print_hits(hits: Sequence[SearchHit], extras: Sequence[dict[str, Any]] = ()) -> None:
     if not hits:
         print("no results")
     for rank, h in enumerate(hits, start=1):
@@ -160,13 +167,18 @@ def print_hits(hits: Sequence[SearchHit]) -> None:
         print(f"{rank:3d}  {h.score:7.4f}  {h.modality:<5}  {h.path}{where}")
         if snippet:
             print(f"                       {snippet}")
+        if rank <= len(extras) and "why" in extras[rank - 1]:
+            print_why(extras[rank - 1]["why"])
 
 
-def _print_hits(hits: Sequence[SearchHit], as_json: bool) -> None:
+def _print_hits(
+    hits: Sequence[SearchHit], as_json: bool, extras: Sequence[dict[str, Any]] = ()
+) -> None:
     if as_json:
-        print_json({"results": [h.to_json() for h in hits]})
+        extra = list(extras) + [{}] * (len(hits) - len(extras))
+        print_json({"results": [h.to_json() | e for h, e in zip(hits, extra, strict=True)]})
     else:
-        print_hits(hits)
+        print_hits(hits, extras)
 
 
 def _chosen(option: str, n: int | None, hits: Sequence[SearchHit]) -> SearchHit | None:
@@ -210,6 +222,7 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def cmd_search(args: argparse.Namespace) -> int:
     _check_args(args)
+    check_refine_options(args)
     weights = _weights(args)
     filters = _filters(args)
     with open_existing(args) as col:
@@ -226,6 +239,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                 weights=weights or None,
                 min_score=args.min_score,
                 use_name=args.use_name,
+                expand=args.expand,
             )
 
         if args.interactive:
@@ -233,7 +247,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         hits = like_hits(col, args, filters) if args.like else run(args.query, args.image)
         if not hits and args.path:
             _warn_unmatched_globs(col, args.path)
-    _print_hits(hits, args.json)
+        hits, extras = refine_hits(col, args, hits)
+    _print_hits(hits, args.json, extras)
     _act_on(args, hits)
     return 0
 

@@ -1,0 +1,105 @@
+"""Negation in words and query expansion: parsed into negative terms, acted on in every space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from awkward import xmodal_json
+from xmodal.collection import Collection
+from xmodal.query.negation import demote, parse_natural, split_negation
+from xmodal.records import Modality, SearchHit
+
+DOCS = {
+    "cat_plain.txt": "A grey cat sleeps on the sofa in the afternoon sun.",
+    "cat_glasses.txt": "A grey cat wearing round glasses sleeps on the sofa.",
+    "cat_garden.txt": "A ginger cat hunts in the garden near the fence.",
+    "cat_glasses2.txt": "A cat with glasses reads a newspaper on the sofa.",
+    "dog.txt": "A brown dog runs on the beach chasing a ball.",
+    "car_red.txt": "一辆红色的车停在路边。",
+    "car_blue.txt": "一辆蓝色的车停在路边。",
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "positive", "negatives"),
+    [
+        ("a cat without glasses", "a cat", ("glasses",)),
+        ("cat but not glasses", "cat", ("glasses",)),
+        ("a red shape that is not a square", "a red shape", ("square",)),
+        ("a red circle and no blue shapes", "a red circle", ("blue shapes",)),
+        ("a dog without a ball or a stick", "a dog", ("ball", "stick")),
+        ("不要红色的车", "车", ("红色",)),
+        ("没有眼镜的猫", "猫", ("眼镜",)),
+        ("猫，不要眼镜", "猫", ("眼镜",)),
+    ],
+)
+def test_split_negation(text: str, positive: str, negatives: tuple[str, ...]) -> None:
+    neg = split_negation(text)
+    assert neg is not None
+    assert (neg.positive, neg.negatives) == (positive, negatives)
+
+
+def test_plain_and_mixed_queries_are_left_alone() -> None:
+    assert split_negation("red bicycle") is None
+    assert split_negation('"beach" - "people without hats"') is None
+    q = parse_natural("a cat without glasses")
+    assert [(t.value, t.weight > 0) for t in q.terms] == [("a cat", True), ("glasses", False)]
+
+
+def test_demote_keeps_order_within_groups() -> None:
+    hits = [
+        SearchHit(str(i), f"/{i}", 1.0 - i / 10, Modality.TEXT, text=t)
+        for i, t in enumerate(["cat in glasses", "cat", "glass cat", "a cat sleeping"])
+    ]
+    assert [h.id for h in demote(hits, ["glasses"])] == ["1", "3", "0", "2"]
+
+
+@pytest.fixture(scope="module")
+def docs_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("neg")
+    (root / "docs").mkdir()
+    for name, text in DOCS.items():
+        (root / "docs" / name).write_text(text, encoding="utf-8")
+    db = root / "db"
+    xmodal_json("index", root / "docs", "--db", db, "--model", "minilm", "--model", "bm25",
+                "--json")
+    return db
+
+
+def _names(hits: list[dict[str, object]]) -> list[str]:
+    return [Path(str(h["path"])).name for h in hits]
+
+
+@pytest.mark.parametrize("query", ["a cat without glasses", "cat but not glasses"])
+def test_negated_query_ranks_unmentioned_first(docs_db: Path, query: str) -> None:
+    out = xmodal_json("search", query, "--db", docs_db, "-k", "5", "--json")
+    names = _names(out["results"])
+    cats = [n for n in names if n.startswith("cat")]
+    free = {"cat_plain.txt", "cat_garden.txt"}
+    assert set(cats[:2]) == free, names
+
+
+def test_chinese_negation(docs_db: Path) -> None:
+    out = xmodal_json("search", "不要红色的车", "--db", docs_db, "-k", "7", "--json")
+    names = _names(out["results"])
+    assert names.index("car_blue.txt") < names.index("car_red.txt")
+
+
+def test_expand_from_python(docs_db: Path) -> None:
+    with Collection.open(docs_db, create=False) as col:
+        plain = col.search("sofa", k=3)
+        expanded = col.search("sofa", k=3, expand=True)
+    assert expanded and {h.id for h in expanded} <= {h.id for h in col_all(docs_db)}
+    assert plain[0].id in {h.id for h in expanded}
+
+
+def col_all(db: Path) -> list[SearchHit]:
+    with Collection.open(db, create=False) as col:
+        return col.search("cat dog car sofa beach", k=10)
+
+
+def test_expand_from_cli(docs_db: Path) -> None:
+    out = xmodal_json("search", "ginger cat", "--db", docs_db, "-k", "3", "--expand", "--json")
+    assert _names(out["results"])[0] == "cat_garden.txt"
