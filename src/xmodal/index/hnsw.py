@@ -56,7 +56,7 @@ class HnswIndex(UpdatableIndex):
 
     def build(self, ids: np.ndarray, vectors: np.ndarray, progress: Progress | None = None) -> None:
         self._row_ids = np.empty(0, dtype=np.int64)
-        self._sorted = None
+        self._sorted = self._live = None
         self._index = self._new(np.shape(vectors)[1])
         self.add(ids, vectors, progress)
 
@@ -108,4 +108,5 @@ class HnswIndex(UpdatableIndex):
         row_ids = np.load(folder / files[1])
         if not isinstance(index, faiss.IndexHNSWFlat) or index.ntotal != len(row_ids):
             raise ValueError("HNSW files do not agree")
-        self._index, self._row_ids, self._sorted = index, row_ids, None
+        self._index, self._row_ids = index, row_ids
+        self._sorted = self._live = None

@@ -52,11 +52,14 @@ class UpdatableIndex(VectorIndex):
         #: row -> segment id; -1 for a dead row
         self._row_ids = np.empty(0, dtype=np.int64)
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+        self._live: int | None = None
 
     # -- rows ----------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return int(np.count_nonzero(self._row_ids >= 0))
+        if self._live is None:
+            self._live = int(np.count_nonzero(self._row_ids >= 0))
+        return self._live
 
     @property
     def rows(self) -> int:
@@ -89,14 +92,14 @@ class UpdatableIndex(VectorIndex):
         self._kill(self.rows_of(ids))
         start = len(self._row_ids)
         self._row_ids = np.concatenate([self._row_ids, ids])
-        self._sorted = None
+        self._sorted = self._live = None
         return np.arange(start, start + len(ids), dtype=np.int64)
 
     def _kill(self, rows: np.ndarray) -> None:
         if len(rows):
             self._row_ids = self._row_ids.copy()
             self._row_ids[rows] = -1
-            self._sorted = None
+            self._sorted = self._live = None
 
     def dead_share(self) -> float:
         return 0.0 if self.rows == 0 else 1.0 - len(self) / self.rows
