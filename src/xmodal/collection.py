@@ -16,6 +16,7 @@ from xmodal.encoders.registry import get_encoder, get_extractor, is_extractor
 from xmodal.errors import UsageError
 from xmodal.index.base import DEFAULT_INDEX
 from xmodal.index.cache import IndexCache
+from xmodal.index.choice import IndexSettings, save_settings
 from xmodal.ingest.commits import DEFAULT_COMMIT_EVERY
 from xmodal.ingest.pipeline import IndexOptions, run_index
 from xmodal.ingest.prepare import Prepared
@@ -99,6 +100,7 @@ class Collection(Closing):
         progress: ProgressFactory | None = None,
         wait: float = 0.0,
         commit_every: float = DEFAULT_COMMIT_EVERY,
+        index_settings: IndexSettings | None = None,
     ) -> IndexReport:
         """Index or re-index ``paths``: new and changed files are embedded, unchanged ones
         skipped without decoding, moved ones keep their vectors, removed ones leave.
@@ -109,6 +111,9 @@ class Collection(Closing):
 
         Work is committed every ``commit_every`` seconds; on Ctrl-C the run commits what it
         has encoded and raises ``IndexInterrupted``, and the same call again does the rest.
+
+        ``index_settings`` sets which vector index the spaces keep (kept with the collection;
+        by default ``auto``, by size); approximate indexes are brought up to date at the end.
         """
         roots = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in paths]
         with WriteLock(self.root, wait=wait):
@@ -128,6 +133,8 @@ class Collection(Closing):
             for enc in encoders:
                 self.store.ensure_space(enc.spec)
             self.store.set_meta(_ENCODERS_KEY, json.dumps(names))
+            if index_settings is not None:
+                save_settings(self.store, index_settings)
             try:
                 report = run_index(
                     self.store,
@@ -141,6 +148,7 @@ class Collection(Closing):
             finally:
                 # an interrupted run has committed part of its work
                 self.indexes.clear()
+            self.indexes.refresh()
         return report
 
     def remove(self, paths_or_ids: Sequence[str], wait: float = 0.0) -> int:
@@ -159,7 +167,7 @@ class Collection(Closing):
                     i for path, i in ids_by_path.items() if path == ap or path.startswith(prefix)
                 )
             n = self.store.delete_items(sorted(doomed))
-        self.indexes.clear()
+            self.indexes.refresh()
         return n
 
     # -- searching -------------------------------------------------------------------------
@@ -195,6 +203,7 @@ class Collection(Closing):
         weights: Mapping[str, float] | None = None,
         min_score: float | None = None,
         use_name: bool = False,
+        exact: bool = False,
     ) -> list[SearchHit]:
         """Search with text, an image, or a mixed weighted query; best first.
 
@@ -203,11 +212,20 @@ class Collection(Closing):
         scale per fusion mode (``xmodal.query.fusion.SCORE_SCALES``); hits scoring below
         ``min_score`` are dropped, so fewer than ``k`` may come back. A query image enters by
         its pixels and the words that belong to it, its file name only with ``use_name``.
+        ``exact`` searches every vector exactly, whatever index a space keeps.
         """
         if k <= 0:
             raise UsageError("k must be positive")
         request = SearchRequest(
-            self._full_query(query, image), k, model, filters, fusion, weights, min_score, use_name
+            self._full_query(query, image),
+            k,
+            model,
+            filters,
+            fusion,
+            weights,
+            min_score,
+            use_name,
+            exact,
         )
         return self.searcher.search(request)
 
@@ -217,4 +235,3 @@ def _load_parts(names: Sequence[str]) -> tuple[list[Encoder], list[TextExtractor
     encoders = [get_encoder(n) for n in names if not is_extractor(n)]
     extractors = [get_extractor(n) for n in names if is_extractor(n)]
     return encoders, extractors
-
