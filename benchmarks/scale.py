@@ -30,9 +30,9 @@ import faiss
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
-from xmodal.index.exact import FaissFlatIndex  # noqa: E402
-from xmodal.index.hnsw import HnswIndex  # noqa: E402
-from xmodal.index.ivfpq import IvfPqIndex  # noqa: E402
+from xmodal.index.exact import FaissFlatIndex
+from xmodal.index.hnsw import HnswIndex
+from xmodal.index.ivfpq import IvfPqIndex
 
 DIM = 512
 
@@ -119,8 +119,12 @@ def bench_one(kind: str, x: np.ndarray, q: np.ndarray, gt: np.ndarray, args: Any
     build = time.perf_counter() - t
     got, lat = latencies(lambda r: idx.search(r, 10)[1], q)
     row: dict[str, Any] = {
-        "kind": kind, "n": len(x), "build_s": round(build, 1), "recall@10": round(recall(got, gt), 4),
-        "p50_ms": ms(lat, 50), "p99_ms": ms(lat, 99),
+        "kind": kind,
+        "n": len(x),
+        "build_s": round(build, 1),
+        "recall@10": round(recall(got, gt), 4),
+        "p50_ms": ms(lat, 50),
+        "p99_ms": ms(lat, 99),
     }
     raw = raw_search(kind, idx, args)
     if raw is not None:
@@ -158,7 +162,9 @@ def raw_search(kind: str, idx: Any, args: Any) -> Any:
     refine = faiss.IndexRefine(idx._ivf, exact)
     params = faiss.IVFSearchParameters()
     params.nprobe = args.nprobe
-    rparams = faiss.IndexRefineSearchParameters(k_factor=float(args.rerank), base_index_params=params)
+    rparams = faiss.IndexRefineSearchParameters(
+        k_factor=float(args.rerank), base_index_params=params
+    )
     return lambda r: refine.search(r, 10, params=rparams)[1]
 
 

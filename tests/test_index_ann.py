@@ -91,7 +91,7 @@ def test_filters_selective_exact_broad_inside(kind: str) -> None:
     idx = make(kind)
     idx.build(ids, x)
     few = ids[::300]  # selective: searched exactly over these
-    scores, got = idx.search(q, 5, allowed=few)
+    _, got = idx.search(q, 5, allowed=few)
     want = truth(few, x[::300], q, 5)
     assert got.tolist() == want.tolist()
     idx_wide = make(kind)
