@@ -149,7 +149,7 @@ def test_info_is_a_readable_summary(built: tuple[Path, Path]) -> None:
     info = xmodal_json("info", "--db", db, "--json")
     assert {"path", "items", "by_modality", "spaces", "problems"} <= set(info)
     assert info["items"] == 3 and info["by_modality"] == {"text": 1, "image": 2}
-    assert info["spaces"]["classic"] == {"encoder": "none", "dim": 532}
+    assert info["spaces"]["classic"] == {"encoder": "none", "dim": 532, "index": "exact"}
     assert info["ocr"] is False and info["extractors"] == []
     assert info["encoders"] == ["classic", "bm25"]
     assert info["size_bytes"] > 0

@@ -17,6 +17,7 @@ from xmodal.encoders.registry import get_encoder, get_extractor, is_extractor
 from xmodal.errors import UsageError
 from xmodal.index.base import DEFAULT_INDEX
 from xmodal.index.cache import IndexCache
+from xmodal.index.choice import IndexSettings, save_settings
 from xmodal.ingest.commits import DEFAULT_COMMIT_EVERY
 from xmodal.ingest.pipeline import IndexOptions, run_index
 from xmodal.ingest.prepare import Prepared
@@ -112,6 +113,7 @@ class Collection(Closing):
         progress: ProgressFactory | None = None,
         wait: float = 0.0,
         commit_every: float = DEFAULT_COMMIT_EVERY,
+        index_settings: IndexSettings | None = None,
     ) -> IndexReport:
         """Index or re-index ``paths``: new and changed files are embedded, unchanged ones
         skipped without decoding, moved ones keep their vectors, removed ones leave.
@@ -122,6 +124,9 @@ class Collection(Closing):
 
         Work is committed every ``commit_every`` seconds; on Ctrl-C the run commits what it
         has encoded and raises ``IndexInterrupted``, and the same call again does the rest.
+
+        ``index_settings`` sets which vector index the spaces keep (kept with the collection;
+        by default ``auto``, by size); approximate indexes are brought up to date at the end.
         """
         roots = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in paths]
         with WriteLock(self.root, wait=wait):
@@ -143,6 +148,8 @@ class Collection(Closing):
             self.store.set_meta(_ENCODERS_KEY, json.dumps(names))
             known_roots = json.loads(self.store.get_meta(_ROOTS_KEY) or "[]")
             self.store.set_meta(_ROOTS_KEY, json.dumps(sorted({*known_roots, *roots})))
+            if index_settings is not None:
+                save_settings(self.store, index_settings)
             try:
                 report = run_index(
                     self.store,
@@ -156,6 +163,7 @@ class Collection(Closing):
             finally:
                 # an interrupted run has committed part of its work
                 self.indexes.clear()
+            self.indexes.refresh()
         return report
 
     def remove(self, paths_or_ids: Sequence[str], wait: float = 0.0) -> int:
@@ -174,7 +182,7 @@ class Collection(Closing):
                     i for path, i in ids_by_path.items() if path == ap or path.startswith(prefix)
                 )
             n = self.store.delete_items(sorted(doomed))
-        self.indexes.clear()
+            self.indexes.refresh()
         return n
 
     # -- searching -------------------------------------------------------------------------
@@ -211,6 +219,7 @@ class Collection(Closing):
         min_score: float | None = None,
         use_name: bool = False,
         expand: bool = False,
+        exact: bool = False,
     ) -> list[SearchHit]:
         """Search with text, an image, or a mixed weighted query; best first.
 
@@ -223,11 +232,20 @@ class Collection(Closing):
         A negation in words ("a cat without glasses", "不要红色的车") is read as negative
         terms, and hits that mention a negated term rank below those that do not;
         ``expand`` adds the first pass's best hits to the query (pseudo-relevance feedback).
+        ``exact`` searches every vector exactly, whatever index a space keeps.
         """
         if k <= 0:
             raise UsageError("k must be positive")
         request = SearchRequest(
-            self._full_query(query, image), k, model, filters, fusion, weights, min_score, use_name
+            self._full_query(query, image),
+            k,
+            model,
+            filters,
+            fusion,
+            weights,
+            min_score,
+            use_name,
+            exact,
         )
 
         def run(q: Query, n: int) -> list[SearchHit]:
@@ -241,4 +259,3 @@ def _load_parts(names: Sequence[str]) -> tuple[list[Encoder], list[TextExtractor
     encoders = [get_encoder(n) for n in names if not is_extractor(n)]
     extractors = [get_extractor(n) for n in names if is_extractor(n)]
     return encoders, extractors
-

@@ -17,6 +17,8 @@ class SpaceInfo:
 
     encoder: str
     dim: int
+    #: the index the space is searched with now: exact, hnsw, ivfpq, or keyword
+    index: str = "exact"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,10 @@ class CollectionInfo:
             "path": str(self.path),
             "items": self.items,
             "by_modality": dict(self.by_modality),
-            "spaces": {n: {"encoder": s.encoder, "dim": s.dim} for n, s in self.spaces.items()},
+            "spaces": {
+                n: {"encoder": s.encoder, "dim": s.dim, "index": s.index}
+                for n, s in self.spaces.items()
+            },
             "problems": None if self.problems is None else list(self.problems),
             "encoders": list(self.encoders),
             "extractors": list(self.extractors),
@@ -78,7 +83,11 @@ def collection_info(col: Collection, check: bool = False) -> CollectionInfo:
     for item in col:
         counts[str(item.modality)] = counts.get(str(item.modality), 0) + 1
     spaces = {
-        name: SpaceInfo(encoder=rec.spec.weights, dim=rec.dim)
+        name: SpaceInfo(
+            encoder=rec.spec.weights,
+            dim=rec.dim,
+            index=col.indexes.choice(name, rec.dim).kind if rec.dim else "keyword",
+        )
         for name, rec in col.store.spaces().items()
     }
     problems = tuple(col.store.check_consistency()) if check else None

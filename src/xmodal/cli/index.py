@@ -20,6 +20,7 @@ from xmodal.cli.common import (
     print_json,
     warn,
 )
+from xmodal.cli.scale import add_index_options, index_progress, index_settings
 
 if TYPE_CHECKING:
     from xmodal.collection import Collection
@@ -67,6 +68,7 @@ def add_parser(sub: Subparsers) -> None:
         metavar="SECONDS",
         help="wait this long for another index run on the same collection",
     )
+    add_index_options(ix)
     ix.add_argument("--json", action="store_true", help="print one JSON report")
     ix.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     ix.set_defaults(func=cmd_index)
@@ -135,12 +137,15 @@ def _index_new_or_existing(args: argparse.Namespace, db: str) -> tuple[Collectio
     col: Collection | None = None
     try:
         col = Collection.open(db)
+        if not (args.quiet or args.json):
+            col.indexes.progress = index_progress()
         report = col.index(
             args.paths,
             models=args.model,
             options=options,
             progress=None if (args.quiet or args.json) else progress_bar("indexing"),
             wait=args.wait,
+            index_settings=index_settings(args),
         )
     except IndexInterrupted:
         if col is not None:
@@ -167,6 +172,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     missing = _missing(args.paths)
     if missing:
         return fail(missing)
+    index_settings(args)  # a bad --max-memory is refused before anything is written
     for name in args.model or ():
         info(name)  # an unknown encoder is refused before the collection folder is created
     db = db_path(args)

@@ -27,6 +27,7 @@ from xmodal.cli.common import (
     warn,
 )
 from xmodal.cli.display import cut
+from xmodal.cli.scale import index_progress
 from xmodal.cli.search_refine import (
     add_refine_options,
     check_refine_options,
@@ -61,6 +62,12 @@ def add_parser(sub: Subparsers) -> None:
     se.add_argument("query", nargs="?", help='text, or a mixed query: "beach" + 0.5*img:a.jpg')
     add_db(se)
     se.add_argument("--image", help="an image to search with")
+    se.add_argument(
+        "--exact",
+        action="store_true",
+        help="search every vector exactly, whatever index the collection keeps (to measure"
+        " an approximate index's recall against)",
+    )
     se.add_argument("-k", type=int, default=10, help="number of results (default 10)")
     se.add_argument("--model", help="search only this space (see `xmodal info`)")
     se.add_argument(
@@ -227,6 +234,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     filters = _filters(args)
     with open_existing(args) as col:
         _warn_absent_types(col, filters)
+        col.indexes.progress = index_progress()
 
         def run(query: str | None, image: str | None) -> list[SearchHit]:
             return col.search(
@@ -240,6 +248,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                 min_score=args.min_score,
                 use_name=args.use_name,
                 expand=args.expand,
+                exact=args.exact,
             )
 
         if args.interactive:

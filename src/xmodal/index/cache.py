@@ -1,29 +1,57 @@
-"""Each space's vector index, built from its snapshot and kept while the store is unchanged."""
+"""Each space's vector index, kept while the store is unchanged.
+
+Which index a space gets follows the collection's index setting (``index/choice.py``): exact
+spaces are built from their vector snapshot in each process, approximate ones are kept on
+disk and brought up to date in place (``index/persist.py``).
+"""
 
 from __future__ import annotations
 
 from xmodal.index.base import DEFAULT_INDEX, VectorIndex, create_index
+from xmodal.index.choice import IndexChoice, choose, load_settings
+from xmodal.index.persist import open_index
+from xmodal.progress import ProgressFactory
 from xmodal.store.snapshot import load_space
 from xmodal.store.sqlite import Store
+from xmodal.store.stamps import vector_count
 
 
 class IndexCache:
     def __init__(self, store: Store, kind: str = DEFAULT_INDEX) -> None:
         self.store = store
+        #: the back end of exact spaces
         self.kind = kind
-        self._indexes: dict[str, tuple[int, VectorIndex]] = {}
+        #: where building an approximate index from the store reports (a CLI sets a bar)
+        self.progress: ProgressFactory | None = None
+        self._indexes: dict[tuple[str, bool], tuple[int, VectorIndex]] = {}
 
-    def get(self, space: str, dim: int) -> VectorIndex:
-        """The index of ``space``, rebuilt when a write has changed the store since."""
+    def choice(self, space: str, dim: int) -> IndexChoice:
+        """The kind of index ``space`` gets now, by the setting and the space's size."""
+        return choose(load_settings(self.store), vector_count(self.store, space), dim)
+
+    def get(self, space: str, dim: int, exact: bool = False) -> VectorIndex:
+        """The index of ``space`` (exact with ``exact``), up to date with the store."""
         gen = self.store.generation()
-        cached = self._indexes.get(space)
+        cached = self._indexes.get((space, exact))
         if cached is not None and cached[0] == gen:
             return cached[1]
-        ids, vecs = load_space(self.store, space, dim)
-        idx = create_index(self.kind)
-        idx.build(ids, vecs)
-        self._indexes[space] = (gen, idx)
+        choice = None if exact else self.choice(space, dim)
+        idx: VectorIndex
+        if choice is None or choice.kind == "exact":
+            ids, vecs = load_space(self.store, space, dim)
+            idx = create_index(self.kind)
+            idx.build(ids, vecs)
+        else:
+            idx = open_index(self.store, space, dim, choice, self.progress)
+        self._indexes[(space, exact)] = (gen, idx)
         return idx
+
+    def refresh(self) -> None:
+        """Bring every approximate index of the collection up to date (after a write)."""
+        self.clear()
+        for name, record in self.store.spaces().items():
+            if record.dim and self.choice(name, record.dim).kind != "exact":
+                self.get(name, record.dim)
 
     def clear(self) -> None:
         self._indexes.clear()

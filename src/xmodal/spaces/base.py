@@ -48,6 +48,8 @@ class FilterScope:
 
     store: Store
     filters: Filters | None
+    #: search every vector exactly, whatever index the space keeps (to measure recall)
+    exact: bool = False
     _allowed: np.ndarray | None = field(default=None, init=False)
 
     def allowed_segments(self) -> np.ndarray | None:

@@ -44,6 +44,7 @@ class SearchRequest:
     weights: Mapping[str, float] | None = None
     min_score: float | None = None
     use_name: bool = False
+    exact: bool = False
 
 
 def can_read(record: SpaceRecord, inputs: QueryInputs) -> bool:
@@ -116,7 +117,7 @@ class Searcher:
         inputs = self.inputs(req.query, [known[n] for n in names], req.use_name)
         needed = [known[n] for n in names if can_read(known[n], inputs)]
         spaces = sorted((self.space(r) for r in needed), key=lambda s: (s.fusion_order, s.name))
-        scope = FilterScope(self.store, req.filters)
+        scope = FilterScope(self.store, req.filters, req.exact)
         # several segments of one item may rank before the next item: look deeper than k
         depth = max(4 * req.k, 50)
         rankings = {s.name: r for s in spaces if (r := s.rank(inputs, depth, scope)) is not None}

@@ -41,7 +41,8 @@ class VectorSpace(Space):
         qv = self.query_vector(query)
         if qv is None:
             return None
-        idx = self.context.indexes.get(self.name, self.record.dim)
+        # an approximate index searches a filter that lets few segments through exactly
+        idx = self.context.indexes.get(self.name, self.record.dim, exact=filters.exact)
         scores, seg_ids = idx.search(qv[None, :], min(depth, len(idx)), filters.allowed_segments())
         valid = seg_ids[0] >= 0
         return [
