@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xmodal.catalogue import AUTO, resolve_auto
+from xmodal.catalogue import AUTO, holds_audio, resolve_auto
 from xmodal.closing import Closing
 from xmodal.encoders.base import Encoder, TextExtractor
 from xmodal.encoders.registry import get_encoder, get_extractor, is_extractor
@@ -84,6 +84,9 @@ class Collection(Closing):
     def spaces(self) -> list[str]:
         return sorted(self.store.spaces())
 
+    def _holds_audio(self) -> bool:
+        return Modality.AUDIO in self.modalities()
+
     def modalities(self) -> frozenset[Modality]:
         """The modalities of the items the collection holds."""
         return self.store.modalities()
@@ -115,7 +118,7 @@ class Collection(Closing):
             names = self.encoder_names()
             requested = list(models or ([] if names else [AUTO]))
             if AUTO in requested:
-                chosen, note = resolve_auto()
+                chosen, note = resolve_auto(holds_audio(roots) or self._holds_audio())
                 self.notes.append(note)
                 at = requested.index(AUTO)
                 requested[at : at + 1] = chosen
@@ -174,13 +177,20 @@ class Collection(Closing):
         (keyword spaces make none)."""
         return self.searcher.query_vectors(query, spaces, images)
 
-    def _full_query(self, query: str | Query | None, image: str | os.PathLike[str] | None) -> Query:
+    def _full_query(
+        self,
+        query: str | Query | None,
+        image: str | os.PathLike[str] | None,
+        audio: str | os.PathLike[str] | None = None,
+    ) -> Query:
         q = parse_query(query) if isinstance(query, str) else query
         terms = list(q.terms) if q else []
         if image is not None:
             terms.append(Term("image", os.fspath(image), 1.0))
+        if audio is not None:
+            terms.append(Term("audio", os.fspath(audio), 1.0))
         if not terms:
-            raise UsageError("nothing to search for: give a query, --image, or both")
+            raise UsageError("nothing to search for: give a query, --image, --audio, or both")
         return Query(tuple(terms))
 
     def search(
@@ -195,6 +205,8 @@ class Collection(Closing):
         weights: Mapping[str, float] | None = None,
         min_score: float | None = None,
         use_name: bool = False,
+        audio: str | os.PathLike[str] | None = None,
+        group_files: bool = False,
     ) -> list[SearchHit]:
         """Search with text, an image, or a mixed weighted query; best first.
 
@@ -203,11 +215,22 @@ class Collection(Closing):
         scale per fusion mode (``xmodal.query.fusion.SCORE_SCALES``); hits scoring below
         ``min_score`` are dropped, so fewer than ``k`` may come back. A query image enters by
         its pixels and the words that belong to it, its file name only with ``use_name``.
+        A recording (``audio``, or ``aud:PATH`` terms) enters audio spaces by its sound and
+        text spaces by the speech heard in it. Moments of one recording rank apart, each hit
+        with ``start``/``end``; ``group_files`` keeps the best moment per file.
         """
         if k <= 0:
             raise UsageError("k must be positive")
         request = SearchRequest(
-            self._full_query(query, image), k, model, filters, fusion, weights, min_score, use_name
+            self._full_query(query, image, audio),
+            k,
+            model,
+            filters,
+            fusion,
+            weights,
+            min_score,
+            use_name,
+            group_files,
         )
         return self.searcher.search(request)
 

@@ -12,6 +12,7 @@ from typing import Any
 from PIL import Image
 
 from xmodal.errors import DecodeError
+from xmodal.media.audio import AudioClip
 from xmodal.media.documents import Document, read_document
 from xmodal.media.files import read_capped
 from xmodal.media.image import decode_image, filename_words
@@ -30,6 +31,8 @@ class Prepared:
     metadata: dict[str, Any]
     text: str
     image: Image.Image | None = None
+    #: a recording decoded to 16 kHz mono (``xmodal.media.audio.AudioClip``)
+    audio: AudioClip | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,11 @@ def prepare(
     """Read, hash and decode ``ref``; decoding is skipped when the content is already stored
     under this path (``stored_hash``) or under a path that disappeared (``vanished``)."""
     try:
+        if ref.modality is Modality.AUDIO:
+            # streamed from the file, never read whole (see ingest/audio.py)
+            from xmodal.ingest.audio import prepare_audio
+
+            return prepare_audio(ref, limits, stored_hash, stored_id, vanished)
         read = _read(ref, limits)
         digest = content_hash(read, ref.path)
         if stored_id is not None and digest == stored_hash:
