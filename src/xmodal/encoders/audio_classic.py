@@ -66,7 +66,7 @@ def describe_clip(y: np.ndarray) -> np.ndarray:
     contrast = librosa.feature.spectral_contrast(
         S=np.sqrt(power), sr=_SR, n_fft=_N_FFT, n_bands=_CONTRAST_BANDS, fmin=200.0
     )
-    chroma = librosa.feature.chroma_stft(S=power, sr=_SR, n_fft=_N_FFT)
+    chroma = librosa.feature.chroma_stft(S=power, sr=_SR, n_fft=_N_FFT, tuning=0.0)
     lm = logmel.mean(axis=1)
     blocks = {
         "logmel_mean": lm - lm.mean(),

@@ -28,9 +28,10 @@ _SOURCE_RATE = 16_000
 
 
 def _available() -> tuple[bool, str]:
+    # no CLAP weights ship in any package: the family runs only once given a model
     if importlib.util.find_spec("transformers") is None:
         return False, "needs transformers (pip install -e .)"
-    return True, "a local CLAP model: clap:DIR or a model id in the hub cache"
+    return False, "needs a model: clap:/path/to/folder, or a model id in the hub cache"
 
 
 def _digest(folder: Path) -> str:
