@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 #: bytes hashed per read
 _HASH_BLOCK = 1 << 20
+#: the longest stretch of speech heard in one call (Whisper's window is 30 s)
+HEAR_SECONDS = 29.0
 #: the longest query recording embedded (seconds from its start)
 QUERY_SECONDS = 60.0
 
@@ -106,17 +108,30 @@ def _speech_spans(p: Prepared) -> list[Segment]:
     return [s for s in p.segments if s.ordinal in speech and s.start is not None]
 
 
+def _windows(spans: Sequence[Segment]) -> list[tuple[float, float]]:
+    """Consecutive speech spans joined into stretches of at most ``HEAR_SECONDS``: Whisper
+    reads 30 s per call whatever it is given, so one call per stretch costs a fraction of one
+    per span, and words cut at a span's edge are heard whole."""
+    out: list[list[float]] = []
+    for s in spans:
+        assert s.start is not None and s.end is not None
+        if out and s.end - out[-1][0] <= HEAR_SECONDS:
+            out[-1][1] = s.end
+        else:
+            out.append([s.start, s.end])
+    return [(a, b) for a, b in out]
+
+
 def _hear(ext: SpeechExtractor, p: Prepared) -> list[dict[str, Any]]:
     assert p.audio is not None
     out: list[dict[str, Any]] = []
-    for seg in _speech_spans(p):
-        assert seg.start is not None and seg.end is not None
-        for w in ext.transcribe(p.audio.span(seg.start, seg.end)):
+    for start, end in _windows(_speech_spans(p)):
+        for w in ext.transcribe(p.audio.span(start, end)):
             out.append(
                 {
                     "text": w.text,
-                    "start": round(seg.start + w.start, 3),
-                    "end": round(min(seg.end, seg.start + w.end), 3),
+                    "start": round(start + w.start, 3),
+                    "end": round(min(end, start + w.end), 3),
                 }
             )
     return out
