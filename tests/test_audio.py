@@ -3,6 +3,7 @@ moments found by words (English and Chinese), sounds by sounds, through Python a
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from pathlib import Path
 
@@ -185,3 +186,13 @@ def test_cli_finds_speech_in_english_and_chinese(recordings, tmp_path: Path) -> 
     assert "memo.wav @ 00:1" in shown.stdout and "garden" in shown.stdout.lower()
     bad = xmodal("search", "--audio", tmp_path / "none.wav", "--db", db)
     assert bad.returncode == 2 and "not found" in bad.stderr
+
+
+def test_pocketsphinx_fallback_hears_words_with_times() -> None:
+    from xmodal.encoders.registry import get_extractor
+
+    ext = get_extractor("asr:pocketsphinx")
+    said, _ = speech_recording([(BIKE, 0.2)], 4.5)
+    words = ext.transcribe(said)
+    assert "bicycle" in [w.text for w in words]
+    assert all(a.start <= b.start for a, b in itertools.pairwise(words))

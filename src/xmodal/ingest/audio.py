@@ -141,15 +141,24 @@ def attach_words(p: Prepared, ext_name: str, heard: Sequence[dict[str, Any]]) ->
     """Put each heard word into the speech span it was said in; the transcript becomes the
     item's text and, with its times, part of its metadata."""
     words = [Word(w["start"], w["end"], w["text"]) for w in heard]
-    speech = {s.ordinal for s in _speech_spans(p)}
+    spans = _speech_spans(p)
+    owned: dict[int, list[Word]] = {s.ordinal: [] for s in spans}
+    for w in words:
+        # the span the word's middle lies in, or the nearest (the detector's edges and the
+        # recogniser's times disagree by a few tenths of a second)
+        mid = (w.start + w.end) / 2
+        near = min(spans, key=lambda s: max((s.start or 0.0) - mid, mid - (s.end or 0.0), 0.0))
+        lo, hi = near.start or 0.0, near.end or 0.0
+        if lo <= mid <= hi:
+            # Whisper's last word of a stretch tends to run on into the pause after it
+            w = Word(max(w.start, lo), min(w.end, hi), w.text)
+        owned[near.ordinal].append(w)
     fallback = name_words(p.ref.path)
     for n, seg in enumerate(p.segments):
-        if seg.ordinal not in speech:
-            continue
-        assert seg.start is not None and seg.end is not None
-        mid = [w for w in words if seg.start <= (w.start + w.end) / 2 <= seg.end]
-        text = " ".join(w.text for w in mid)
-        p.segments[n] = replace(seg, text=text or fallback, words=tuple(mid))
+        if seg.ordinal in owned:
+            mine = owned[seg.ordinal]
+            text = " ".join(w.text for w in mine)
+            p.segments[n] = replace(seg, text=text or fallback, words=tuple(mine))
     transcript = " ".join(w.text for w in words)
     p.metadata[ext_name] = {"transcript": transcript, "words": [list(w.values()) for w in heard]}
     if transcript:
