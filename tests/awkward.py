@@ -420,3 +420,102 @@ def wait_for_items(db: Path, at_least: int, proc: subprocess.Popen[str], limit: 
         time.sleep(0.02)
         n = count_items(db)
     return n
+
+
+# -- audio ----------------------------------------------------------------------------------
+
+AUDIO_RATE = 16_000
+
+
+def espeak(text: str, rate: int = AUDIO_RATE) -> np.ndarray:
+    """``text`` spoken by espeak-ng (Debian), as float32 mono at ``rate``."""
+    import shutil
+    import tempfile
+
+    import soundfile as sf
+    import soxr
+
+    if shutil.which("espeak-ng") is None:
+        import pytest
+
+        pytest.skip("espeak-ng is not installed (scripts/test.sh installs it)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "speech.wav")
+        subprocess.run(["espeak-ng", "-v", "en-gb", "-s", "130", "-w", out, text], check=True)
+        y, sr = sf.read(out, dtype="float32")
+    # espeak pads its speech with silence; the ground truth is the speech itself
+    loud = np.flatnonzero(np.abs(y) > 0.01)
+    y = y[loud[0] : loud[-1] + 1] if loud.size else y
+    return np.asarray(soxr.resample(y, sr, rate), dtype=np.float32)
+
+
+def tone(seconds: float, freq: float, rate: int = AUDIO_RATE, level: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * rate), dtype=np.float32) / rate
+    return (level * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def noise(seconds: float, seed: int, rate: int = AUDIO_RATE, level: float = 0.002) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (level * rng.standard_normal(int(seconds * rate))).astype(np.float32)
+
+
+def speech_recording(
+    parts: list[tuple[str, float]], seconds: float, seed: int = 0
+) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+    """Sentences spoken at the given offsets over quiet noise; returns the samples and each
+    sentence's exact (text, start, end)."""
+    out = noise(seconds, seed)
+    truth = []
+    for text, at in parts:
+        said = espeak(text)
+        lo = int(at * AUDIO_RATE)
+        out[lo : lo + len(said)] += said[: len(out) - lo]
+        truth.append((text, at, at + len(said) / AUDIO_RATE))
+    return out, truth
+
+
+def make_awkward_audio(root: Path) -> dict[str, str]:
+    """Awkward audio files and what an index run must make of each (as ``make_awkward_folder``)."""
+    import av
+    import soundfile as sf
+
+    root.mkdir(parents=True, exist_ok=True)
+    expect: dict[str, str] = {}
+    hum = tone(2.0, 220, 8000)
+    sf.write(root / "low_rate_8k.wav", hum, 8000)
+    stereo = np.stack([tone(2.0, 330, 48000), tone(2.0, 660, 48000)], axis=1)
+    sf.write(root / "stereo_48k.flac", stereo, 48000)
+    sf.write(root / "deep_24bit.wav", tone(1.5, 440, 44100), 44100, subtype="PCM_24")
+    sf.write(root / "vorbis.ogg", tone(1.5, 500, 22050), 22050, format="OGG", subtype="VORBIS")
+    sf.write(root / "whole.mp3", tone(3.0, 300, 22050), 22050, format="MP3")
+    sf.write(root / "long_silence.wav", np.zeros(90 * 8000, dtype=np.float32), 8000)
+    with av.open(str(root / "speech_aac.m4a"), "w") as out:
+        stream = out.add_stream("aac", rate=22050)
+        samples = tone(1.5, 700, 22050).reshape(1, -1)
+        for lo in range(0, samples.shape[1], 1024):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples[:, lo : lo + 1024]), format="flt", layout="mono"
+            )
+            frame.sample_rate = 22050
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    for name in (
+        "low_rate_8k.wav",
+        "stereo_48k.flac",
+        "deep_24bit.wav",
+        "vorbis.ogg",
+        "whole.mp3",
+        "long_silence.wav",
+        "speech_aac.m4a",
+    ):
+        expect[name] = INDEXED
+    (root / "zero.wav").write_bytes(b"")
+    expect["zero.wav"] = SKIP + "empty"
+    (root / "notes_really.wav").write_text("this is a text file named like a recording\n" * 20)
+    expect["notes_really.wav"] = SKIP + "audio"
+    mp3 = (root / "whole.mp3").read_bytes()
+    (root / "cut_short.mp3").write_bytes(mp3[:200])
+    expect["cut_short.mp3"] = SKIP + "audio"
+    return expect

@@ -106,3 +106,30 @@ def test_registry_rejects_duplicates_and_unknown_names() -> None:
         )
     with pytest.raises(UsageError, match="unknown encoder"):
         get_encoder("nope")
+
+
+def _clips() -> list[np.ndarray]:
+    t = np.arange(16_000, dtype=np.float32) / 16_000
+    rng = np.random.default_rng(0)
+    return [
+        0.5 * np.sin(2 * np.pi * 440 * t),
+        0.5 * np.sin(2 * np.pi * 450 * t[:12_000]),
+        (0.3 * rng.standard_normal(16_000)).astype(np.float32),
+        np.zeros(10, dtype=np.float32),
+    ]
+
+
+def test_audio(encoder_name: str) -> None:
+    enc = get_encoder(encoder_name)
+    if not enc.accepts(Modality.AUDIO):
+        with pytest.raises(NotImplementedError):
+            enc.encode_audio(_clips()[:1])
+        return
+    clips = _clips()
+    a = enc.encode_audio(clips)
+    _check(a, len(clips), enc.spec.dim, allow_zero=True)
+    one_by_one = np.concatenate([enc.encode_audio([c]) for c in clips])
+    np.testing.assert_allclose(one_by_one, a, atol=1e-5)
+    assert enc.encode_audio([]).shape == (0, enc.spec.dim)
+    # a tone is nearer a tone of almost the same pitch than noise
+    assert a[0] @ a[1] > a[0] @ a[2]

@@ -9,7 +9,8 @@ before the registry's first lookup.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 
 from xmodal.encoders import registry
 
@@ -22,7 +23,7 @@ DEFAULT_ENCODERS: tuple[str, ...] = ("classic", "minilm")
 def load_builtins() -> None:
     """Register every built-in family (importing a family's module registers it; the
     modules load no model on import, so listing models stays cheap)."""
-    from xmodal.encoders import bm25, classic, clip, e5, minilm, ocr  # noqa: F401
+    from xmodal.encoders import asr, audio_classic, bm25, clap, classic, clip, e5, minilm, ocr  # noqa: F401  # noqa: F401
 
     # trained models register themselves on import (the module loads no heavy library)
     from xmodal.learn import encoder as _trained  # noqa: F401
@@ -67,15 +68,47 @@ def _cached_clip() -> str | None:
     return cached[0] if cached else None
 
 
-def resolve_auto() -> tuple[list[str], str]:
+#: how many names ``holds_audio`` looks at before it gives up looking
+_AUDIO_SCAN = 20_000
+
+
+def holds_audio(roots: Sequence[str]) -> bool:
+    """Whether an audio file lies under ``roots`` (by name, within the first
+    ``_AUDIO_SCAN`` names), so that ``auto`` adds the audio spaces."""
+    from xmodal.media.audio import AUDIO_EXTENSIONS
+
+    seen = 0
+    for root in roots:
+        if os.path.isfile(root):
+            if os.path.splitext(root)[1].lower() in AUDIO_EXTENSIONS:
+                return True
+            continue
+        for _, _, files in os.walk(root):
+            for name in files:
+                if os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS:
+                    return True
+                seen += 1
+            if seen > _AUDIO_SCAN:
+                return False
+    return False
+
+
+def _audio_parts() -> list[str]:
+    """The recogniser and the sound descriptor, those available now."""
+    return [n for n in ("asr", "audio-classic") if registry.info(n).available()[0]]
+
+
+def resolve_auto(with_audio: bool = False) -> tuple[list[str], str]:
     """The encoders ``auto`` stands for, and one line saying what was chosen and why.
 
     With CLIP weights in the cache: CLIP (pictures and words in one space) + OCR + text;
-    without: the classical image descriptor + OCR + text, all from bundled models.
+    without: the classical image descriptor + OCR + text, all from bundled models. With
+    audio to index (``with_audio``), speech recognition and the sound descriptor join them.
     """
     e5_ok = registry.info("e5-multilingual").available()[0]
     text = ["e5-multilingual" if e5_ok else "minilm", "bm25"]
     ocr = ["ocr"] if registry.info("ocr").available()[0] else []
+    ocr += _audio_parts() if with_audio else []
     clip = _cached_clip()
     if clip is not None:
         names = [clip, *ocr, *text]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xmodal.catalogue import AUTO, resolve_auto
+from xmodal.catalogue import AUTO, holds_audio, resolve_auto
 from xmodal.closing import Closing
 from xmodal.encoders.base import Encoder, TextExtractor
 from xmodal.encoders.registry import get_encoder, get_extractor, is_extractor
@@ -89,6 +89,9 @@ class Collection(Closing):
     def spaces(self) -> list[str]:
         return sorted(self.store.spaces())
 
+    def _holds_audio(self) -> bool:
+        return Modality.AUDIO in self.modalities()
+
     def modalities(self) -> frozenset[Modality]:
         """The modalities of the items the collection holds."""
         return self.store.modalities()
@@ -133,7 +136,7 @@ class Collection(Closing):
             names = self.encoder_names()
             requested = list(models or ([] if names else [AUTO]))
             if AUTO in requested:
-                chosen, note = resolve_auto()
+                chosen, note = resolve_auto(holds_audio(roots) or self._holds_audio())
                 self.notes.append(note)
                 at = requested.index(AUTO)
                 requested[at : at + 1] = chosen
@@ -197,13 +200,20 @@ class Collection(Closing):
         (keyword spaces make none)."""
         return self.searcher.query_vectors(query, spaces, images)
 
-    def _full_query(self, query: str | Query | None, image: str | os.PathLike[str] | None) -> Query:
+    def _full_query(
+        self,
+        query: str | Query | None,
+        image: str | os.PathLike[str] | None,
+        audio: str | os.PathLike[str] | None = None,
+    ) -> Query:
         q = parse_natural(query) if isinstance(query, str) else query
         terms = list(q.terms) if q else []
         if image is not None:
             terms.append(Term("image", os.fspath(image), 1.0))
+        if audio is not None:
+            terms.append(Term("audio", os.fspath(audio), 1.0))
         if not terms:
-            raise UsageError("nothing to search for: give a query, --image, or both")
+            raise UsageError("nothing to search for: give a query, --image, --audio, or both")
         return Query(tuple(terms))
 
     def search(
@@ -220,6 +230,8 @@ class Collection(Closing):
         use_name: bool = False,
         expand: bool = False,
         exact: bool = False,
+        audio: str | os.PathLike[str] | None = None,
+        group_files: bool = False,
     ) -> list[SearchHit]:
         """Search with text, an image, or a mixed weighted query; best first.
 
@@ -233,11 +245,14 @@ class Collection(Closing):
         terms, and hits that mention a negated term rank below those that do not;
         ``expand`` adds the first pass's best hits to the query (pseudo-relevance feedback).
         ``exact`` searches every vector exactly, whatever index a space keeps.
+        A recording (``audio``, or ``aud:PATH`` terms) enters audio spaces by its sound and
+        text spaces by the speech heard in it. Moments of one recording rank apart, each hit
+        with ``start``/``end``; ``group_files`` keeps the best moment per file.
         """
         if k <= 0:
             raise UsageError("k must be positive")
         request = SearchRequest(
-            self._full_query(query, image),
+            self._full_query(query, image, audio),
             k,
             model,
             filters,
@@ -246,6 +261,7 @@ class Collection(Closing):
             min_score,
             use_name,
             exact,
+            group_files,
         )
 
         def run(q: Query, n: int) -> list[SearchHit]:

@@ -67,6 +67,15 @@ class EncoderSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Word:
+    """A recognised word of speech and when it was said (seconds from the item's start)."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     """A searchable part of an item: the whole image, a passage of text, a span of time.
 
@@ -77,6 +86,8 @@ class Segment:
     text: str = ""
     start: float | None = None
     end: float | None = None
+    #: the words of ``text`` with their times, when the text was heard (speech)
+    words: tuple[Word, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +167,7 @@ _REASON_GROUPS = (
     (r"^binary content", "binary content"),
     (r"decoder error|out of memory", "decoder error"),
     (r"image|SVG", "corrupt image"),
+    (r"audio", "corrupt audio"),
     (r"PDF|DOCX|EPUB|HTML", "corrupt document"),
 )
 _DETAIL = re.compile(r"^unsupported type \((.+)\)$")

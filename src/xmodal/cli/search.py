@@ -51,6 +51,8 @@ EXAMPLES = (
     'xmodal search "red bicycle"',
     "xmodal search --image holiday.jpg -k 20 --contact-sheet hits.png",
     "xmodal search '\"beach\" + 0.5*img:sunset.jpg' --type image --after 2024-01-01 --open 1",
+    'xmodal search "the invoice is overdue" --type audio --group file',
+    "xmodal search --audio bark.wav -k 5",
 )
 
 
@@ -68,10 +70,20 @@ def add_parser(sub: Subparsers) -> None:
         help="search every vector exactly, whatever index the collection keeps (to measure"
         " an approximate index's recall against)",
     )
+    se.add_argument(
+        "--audio",
+        metavar="FILE",
+        help="a recording to search with: sounds like it, and the words spoken in it",
+    )
     se.add_argument("-k", type=int, default=10, help="number of results (default 10)")
     se.add_argument("--model", help="search only this space (see `xmodal info`)")
     se.add_argument(
-        "--type", action="append", help="only these modalities: image, text (repeatable)"
+        "--type", action="append", help="only these modalities: image, text, audio (repeatable)"
+    )
+    se.add_argument(
+        "--group",
+        choices=("file",),
+        help="file: keep the best moment of each recording (moments rank apart by default)",
     )
     se.add_argument("--after", help="modified on or after this date (YYYY-MM-DD)")
     se.add_argument("--before", help="modified before this date (YYYY-MM-DD)")
@@ -161,16 +173,27 @@ def _warn_absent_types(col: Collection, filters: Filters) -> None:
         warn(f"the collection holds no {m} items; --type {m} matches nothing")
 
 
+def clock(seconds: float) -> str:
+    """``01:23`` (or ``1:02:03`` past an hour) for a moment in a recording."""
+    whole = int(seconds)
+    h, rest = divmod(whole, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
 def print_hits(hits: Sequence[SearchHit], extras: Sequence[dict[str, Any]] = ()) -> None:
     if not hits:
         print("no results")
     for rank, h in enumerate(hits, start=1):
         where = ""
+        text = " ".join(h.text.split())
         if h.start is not None and h.end is not None:
-            where = f" [{h.start:.1f}-{h.end:.1f}s]"
+            where = f" @ {clock(h.start)}–{clock(h.end)}"
+            if text:
+                where += f' "…{cut(text, SNIPPET_WIDTH - 4)}…"'
+            text = ""
         if h.page is not None:
             where += f" page {h.page}"
-        snippet = cut(" ".join(h.text.split()), SNIPPET_WIDTH)
+        snippet = cut(text, SNIPPET_WIDTH)
         print(f"{rank:3d}  {h.score:7.4f}  {h.modality:<5}  {h.path}{where}")
         if snippet:
             print(f"                       {snippet}")
@@ -217,9 +240,12 @@ def _act_on(args: argparse.Namespace, hits: Sequence[SearchHit]) -> None:
 def _check_args(args: argparse.Namespace) -> None:
     if args.interactive and (args.query is not None or args.image is not None):
         raise UsageError("--interactive reads its queries from stdin; give no QUERY or --image")
+    if args.interactive and args.audio is not None:
+        raise UsageError("--interactive reads its queries from stdin; give no --audio")
     check_apply_args(args)
-    if not args.interactive and args.query is None and args.image is None and args.like is None:
-        raise UsageError("search needs a QUERY, --image PATH, or both")
+    asked = (args.query, args.image, args.audio, args.like)
+    if not args.interactive and all(a is None for a in asked):
+        raise UsageError("search needs a QUERY, --image PATH, --audio FILE, or both")
     if args.min_score is not None and not math.isfinite(args.min_score):
         raise UsageError("--min-score must be a finite number")
     for option, n in (("--open", args.open), ("--reveal", args.reveal)):
@@ -236,6 +262,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         _warn_absent_types(col, filters)
         col.indexes.progress = index_progress()
 
+        audio = args.audio
+
         def run(query: str | None, image: str | None) -> list[SearchHit]:
             return col.search(
                 query,
@@ -249,6 +277,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                 use_name=args.use_name,
                 expand=args.expand,
                 exact=args.exact,
+                audio=audio,
+                group_files=args.group == "file",
             )
 
         if args.interactive:

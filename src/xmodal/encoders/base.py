@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from xmodal.records import EncoderSpec, Modality
+from xmodal.records import EncoderSpec, Modality, Word
 
 TextRole = Literal["query", "passage"]
 
@@ -53,6 +53,10 @@ class Encoder(ABC):
     def analyze(self, text: str) -> list[str]:
         raise NotImplementedError(f"encoder {self.name!r} is not lexical")
 
+    def encode_audio(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        """Clips of float32 mono samples at 16 kHz (``xmodal.media.audio.SAMPLE_RATE``)."""
+        raise NotImplementedError(f"encoder {self.name!r} does not embed audio")
+
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
     """Row-normalise to unit length; all-zero rows stay zero instead of becoming NaN."""
@@ -75,6 +79,8 @@ class TextExtractor(ABC):
     """Reads text out of images (OCR). What it reads joins the words attached to the image,
     so every text space embeds it; the boxes are kept in the item's metadata."""
 
+    #: the media it reads text from; a speech recogniser (``SpeechExtractor``) reads audio
+    reads: Modality = Modality.IMAGE
     #: images per call
     batch_size: int = 8
     #: the longest image side the extractor wants to see; small print needs pixels
@@ -91,3 +97,19 @@ class TextExtractor(ABC):
     @abstractmethod
     def extract(self, images: Sequence[Image.Image]) -> list[list[TextBox]]:
         """For each image, the text boxes found in it (possibly none), in reading order."""
+
+
+class SpeechExtractor(TextExtractor):
+    """Hears the words in audio (ASR). The words join the text of the span they were said
+    in, so every text space finds speech; their times let a hit name the moment."""
+
+    reads = Modality.AUDIO
+    batch_size = 1
+
+    def extract(self, images: Sequence[Image.Image]) -> list[list[TextBox]]:
+        """A recogniser reads no pictures: no text in any of them."""
+        return [[] for _ in images]
+
+    @abstractmethod
+    def transcribe(self, samples: np.ndarray) -> list[Word]:
+        """The words of float32 mono 16 kHz ``samples``, times in seconds from their start."""

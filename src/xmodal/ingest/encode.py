@@ -12,6 +12,7 @@ import numpy as np
 from xmodal.encoders.base import Encoder, TextBox, TextExtractor
 from xmodal.encoders.registry import SpaceKind, info
 from xmodal.errors import DecodeError
+from xmodal.ingest.audio import embed_audio, hear_speech
 from xmodal.ingest.prepare import PixelPreparer, Prepared
 from xmodal.media.text import MAX_PASSAGES, passages
 from xmodal.records import Modality, Segment
@@ -87,6 +88,8 @@ def read_text_in_images(
 
     cache = cache or TextCache(None)
     for ext in extractors:
+        if ext.reads is not Modality.IMAGE:
+            continue
         for n, boxes in _read(ext, batch, cache).items():
             p = batch[n]
             p.metadata[ext.name] = boxes
@@ -146,6 +149,10 @@ class _BatchOutput:
     vectors: list[dict[str, tuple[list[int], np.ndarray]]]
     terms: list[dict[int, list[str]]]
 
+    def vectors_by_item(self, space: str, found: dict[int, tuple[list[int], np.ndarray]]) -> None:
+        for n, value in found.items():
+            self.vectors[n][space] = value
+
 
 def _image_vectors(enc: Encoder, batch: Sequence[Prepared]) -> np.ndarray:
     """Vectors of images, from the pixels the decoding threads prepared where they did."""
@@ -155,8 +162,10 @@ def _image_vectors(enc: Encoder, batch: Sequence[Prepared]) -> np.ndarray:
 
 
 def _embed(enc: Encoder, batch: Sequence[Prepared], out: _BatchOutput) -> None:
-    """A vector space: an image's pixels if the encoder takes images, else the words of every
-    segment."""
+    """A vector space: an image's pixels if the encoder takes images, a recording's spans if
+    it takes audio, else the words of every segment."""
+    if enc.accepts(Modality.AUDIO):
+        out.vectors_by_item(enc.name, embed_audio(enc, batch))
     if enc.accepts(Modality.IMAGE):
         idx = [n for n, p in enumerate(batch) if p.image is not None]
         if idx:
@@ -210,7 +219,9 @@ def encode_batch(
     or found in ``cache`` for the same bytes), so text queries reach images through their
     words.
     """
+    cache = cache or TextCache(None)
     read_text_in_images(batch, extractors, cache)
+    hear_speech(batch, extractors, cache)
     out = _BatchOutput([{} for _ in batch], [{} for _ in batch])
     for enc, write in spaces:
         write(enc, batch, out)

@@ -72,7 +72,7 @@ def decode_limits(
 ) -> DecodeLimits:
     """Decode images no larger than the most demanding encoder or extractor needs."""
     sides = [e.input_side or base.max_side for e in encoders if e.accepts(Modality.IMAGE)]
-    sides += [e.max_side for e in extractors]
+    sides += [e.max_side for e in extractors if e.reads is Modality.IMAGE]
     return replace(base, max_side=max(sides)) if sides else base
 
 
@@ -99,10 +99,11 @@ def run_sizes(
     # a keyword space analyses one text at a time: its batch size buys nothing here
     wanted = [e.batch_size for e in encoders if info(e.name).space == "vector"]
     batch = min(max(wanted, default=32), held // 2)
-    if extractors:
+    readers = [e for e in extractors if e.reads is Modality.IMAGE]
+    if readers:
         # reading text costs far more per image than embedding it: batches of what the
         # reader takes at once keep the bar moving every few seconds
-        batch = min(batch, max(e.batch_size for e in extractors))
+        batch = min(batch, max(e.batch_size for e in readers))
     batch = options.batch_size or max(1, batch)
     return RunSizes(workers, batch, max(workers, min(batch + 2 * workers, held - batch)))
 

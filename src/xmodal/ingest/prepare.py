@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from xmodal.errors import DecodeError
+from xmodal.media.audio import AudioClip
 from xmodal.media.documents import Document, read_document
 from xmodal.media.files import read_capped
 from xmodal.media.image import decode_image, filename_words
@@ -49,6 +50,8 @@ class Prepared:
     pixels: dict[str, np.ndarray] = field(default_factory=dict)
     #: pages with no text layer, which OCR reads into passages of their page
     scans: PdfScans | None = None
+    #: a recording decoded to 16 kHz mono (``xmodal.media.audio.AudioClip``)
+    audio: AudioClip | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,11 @@ def prepare(
     under this path (``stored_hash``) or under a path that disappeared (``vanished``). An
     image also goes through each of ``preparers`` here, in the calling (decoding) thread."""
     try:
+        if ref.modality is Modality.AUDIO:
+            # streamed from the file, never read whole (see ingest/audio.py)
+            from xmodal.ingest.audio import prepare_audio
+
+            return prepare_audio(ref, limits, stored_hash, stored_id, vanished)
         read = _read(ref, limits)
         digest = content_hash(read, ref.path)
         if stored_id is not None and digest == stored_hash:

@@ -20,6 +20,10 @@ class DecodeLimits:
     #: members of a DOCX or EPUB archive; more is refused as a likely archive bomb
     max_archive_members: int = 10_000
     #: Pillow formats allowed; anything else is refused even if Pillow could open it
+    #: audio files larger than this are refused (they are streamed, not read whole)
+    max_audio_bytes: int = 4 * 1024**3
+    #: audio longer than this (seconds) is refused; its header is checked before decoding
+    max_audio_seconds: float = 6 * 3600.0
     image_formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO", "HEIF")
 
 

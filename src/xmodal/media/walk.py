@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xmodal.media.audio import AUDIO_EXTENSIONS
 from xmodal.media.documents import DOCUMENT_EXTENSIONS
 from xmodal.media.image import IMAGE_EXTENSIONS
 from xmodal.media.sniff import HEAD_BYTES, text_encoding
@@ -50,6 +51,8 @@ def modality_of(path: str) -> Modality | None:
         return Modality.IMAGE
     if ext in TEXT_EXTENSIONS or ext in DOCUMENT_EXTENSIONS:
         return Modality.TEXT
+    if ext in AUDIO_EXTENSIONS:
+        return Modality.AUDIO
     return None
 
 

@@ -7,9 +7,11 @@ Syntax (documented in the README):
     beach - people                     subtract a concept (operators need spaces around
                                        them when the terms are bare words: t-shirt stays one word)
     img:"my photo.jpg" - "blurry"      quote paths and phrases that contain spaces or symbols
+    aud:bark.wav + "dog"               a recording (sounds like this; its speech as words)
 
 A term is ``[NUMBER*] ATOM`` where ATOM is a quoted phrase ("..." or '...', backslash escapes
-the quote and itself), ``img:PATH`` / ``image:PATH``, or a run of bare words. The query vector
+the quote and itself), ``img:PATH`` / ``image:PATH``, ``aud:PATH`` / ``audio:PATH``, or a run
+of bare words. The query vector
 in each space is the weighted sum of the embeddings of the terms that space can embed.
 """
 
@@ -22,10 +24,16 @@ from typing import Literal
 
 from xmodal.errors import QuerySyntaxError
 
-TermKind = Literal["text", "image"]
+TermKind = Literal["text", "image", "audio"]
 
 _NUMBER = re.compile(r"\s*((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\*\s*")
 _IMAGE_PREFIX = re.compile(r"(?:img|image):", re.IGNORECASE)
+_AUDIO_PREFIX = re.compile(r"(?:aud|audio):", re.IGNORECASE)
+#: where a media term starts, and the kind of term it makes
+_MEDIA_PREFIXES: tuple[tuple[re.Pattern[str], TermKind], ...] = (
+    (_IMAGE_PREFIX, "image"),
+    (_AUDIO_PREFIX, "audio"),
+)
 #: a bare word that starts like a number and has a ``*`` in it meant to be a weight
 _BAD_WEIGHT = re.compile(r"[-+]?[\d.][^*\s]*\*")
 
@@ -47,6 +55,13 @@ class Query:
     def images(self) -> list[Term]:
         return [t for t in self.terms if t.kind == "image"]
 
+    def audios(self) -> list[Term]:
+        return [t for t in self.terms if t.kind == "audio"]
+
+    def media(self) -> list[Term]:
+        """Image and audio terms: files that are decoded before they are embedded."""
+        return [t for t in self.terms if t.kind != "text"]
+
     def render(self) -> str:
         """Text that parses back to this query."""
         out: list[str] = []
@@ -54,12 +69,22 @@ class Query:
             sign = "-" if t.weight < 0 else "+"
             w = abs(t.weight)
             weight = "" if w == 1.0 else f"{w!r}*"
-            atom = _quote(t.value) if t.kind == "text" else "img:" + _quote(t.value)
+            prefix = {"text": "", "image": "img:", "audio": "aud:"}[t.kind]
+            atom = prefix + _quote(t.value)
             if n == 0:
                 out.append(("-" if sign == "-" else "") + weight + atom)
             else:
                 out.append(f"{sign} {weight}{atom}")
         return " ".join(out)
+
+
+def _media_prefix(s: str, at: int) -> tuple[TermKind, int] | None:
+    """The kind of media term starting at ``at`` and where its path begins, if one does."""
+    for pattern, kind in _MEDIA_PREFIXES:
+        m = pattern.match(s, at)
+        if m:
+            return kind, m.end()
+    return None
 
 
 def _quote(s: str) -> str:
@@ -132,7 +157,7 @@ class _Parser:
             nxt == ""
             or nxt.isspace()
             or nxt in "\"'"
-            or bool(_IMAGE_PREFIX.match(rest))
+            or _media_prefix(rest, 0) is not None
             or bool(_NUMBER.match(rest))
         )
 
@@ -143,19 +168,20 @@ class _Parser:
         c = self.s[self.i]
         if c in "\"'":
             return "text", self.quoted()
-        m = _IMAGE_PREFIX.match(self.s, self.i)
-        if m:
-            self.i = m.end()
+        media = _media_prefix(self.s, self.i)
+        if media is not None:
+            kind, end = media
+            self.i = end
             if self.i < len(self.s) and self.s[self.i] in "\"'":
                 path = self.quoted()
             else:
                 path = self.word()
             if not path:
-                raise self.error("img: needs a path")
-            return "image", path
+                raise self.error(f"{'img' if kind == 'image' else 'aud'}: needs a path")
+            return kind, path
         words: list[str] = []
         while not self.at_end() and not self.operator_ahead():
-            if self.s[self.i] in "\"'" or _IMAGE_PREFIX.match(self.s, self.i):
+            if self.s[self.i] in "\"'" or _media_prefix(self.s, self.i) is not None:
                 raise self.error("put + or - between terms")
             words.append(self.bare_word())
         return "text", " ".join(words)

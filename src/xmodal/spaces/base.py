@@ -34,8 +34,8 @@ class SpaceHit:
 
 @dataclass(frozen=True, slots=True)
 class QueryInputs:
-    """A parsed query with each of its image terms decoded once, however many spaces read
-    it (keyed by the term's value)."""
+    """A parsed query with each of its media terms (images, recordings) decoded once,
+    however many spaces read it (keyed by the term's value)."""
 
     query: Query
     images: Mapping[str, Prepared]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Collection as Sized
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,6 +27,8 @@ from xmodal.query.parse import Query
 from xmodal.records import Modality, SearchHit
 from xmodal.spaces.base import FilterScope, QueryInputs, SearchContext, Space, SpaceHit
 from xmodal.spaces.bind import bind_space
+from xmodal.spaces.moments import matched_span, moment_key
+from xmodal.spaces.query_audio import decode_query_audio
 from xmodal.spaces.query_image import decode_query_image
 from xmodal.spaces.vector import VectorSpace
 from xmodal.store.sqlite import SegmentRef, SpaceRecord, Store
@@ -45,6 +47,8 @@ class SearchRequest:
     min_score: float | None = None
     use_name: bool = False
     exact: bool = False
+    #: keep the best moment per file; otherwise moments of one recording rank apart
+    group_files: bool = False
 
 
 def can_read(record: SpaceRecord, inputs: QueryInputs) -> bool:
@@ -52,6 +56,8 @@ def can_read(record: SpaceRecord, inputs: QueryInputs) -> bool:
     mods = record.spec.modalities
     images = inputs.images.values()
     if Modality.IMAGE in mods and any(p.image is not None for p in images):
+        return True
+    if Modality.AUDIO in mods and any(p.audio is not None for p in images):
         return True
     words = bool(inputs.query.texts()) or any(p.text.strip() for p in images)
     return Modality.TEXT in mods and words
@@ -77,24 +83,28 @@ class Searcher:
     def inputs(
         self, query: Query, searched: Sequence[SpaceRecord], use_name: bool = False
     ) -> QueryInputs:
-        """``query`` with each image term decoded once, as indexing decoded the collection's
-        images (so a picture that is in the collection finds itself with the same vector);
-        text is read from its pixels only when a space searched reads text."""
-        if not query.images():
+        """``query`` with each media term decoded once, as indexing decoded the collection's
+        images and recordings (so a file that is in the collection finds itself with the same
+        vector); text is read from pixels or heard in speech only when a space searched reads
+        text."""
+        if not query.media():
             return QueryInputs(query, {})
-        image_encoders = [
-            get_encoder(r.name)
-            for r in self.store.spaces().values()
-            if Modality.IMAGE in r.spec.modalities
-        ]
         extractors = [get_extractor(n) for n in self.encoder_names() if is_extractor(n)]
-        limits = decode_limits(DEFAULT_LIMITS, image_encoders, extractors)
         reads_text = any(Modality.TEXT in r.spec.modalities for r in searched)
-        ocr = extractors if reads_text else []
-        return QueryInputs(
-            query,
-            {t.value: decode_query_image(t.value, limits, ocr, use_name) for t in query.images()},
-        )
+        readers = extractors if reads_text else []
+        decoded: dict[str, Prepared] = {}
+        if query.images():
+            image_encoders = [
+                get_encoder(r.name)
+                for r in self.store.spaces().values()
+                if Modality.IMAGE in r.spec.modalities
+            ]
+            limits = decode_limits(DEFAULT_LIMITS, image_encoders, extractors)
+            for t in query.images():
+                decoded[t.value] = decode_query_image(t.value, limits, readers, use_name)
+        for t in query.audios():
+            decoded[t.value] = decode_query_audio(t.value, DEFAULT_LIMITS, readers, use_name)
+        return QueryInputs(query, decoded)
 
     def query_vectors(
         self, query: Query, spaces: Sequence[str], images: Mapping[str, Prepared] | None = None
@@ -144,10 +154,11 @@ class Searcher:
             item_ranking: list[tuple[str, float]] = []
             for hit in seg_ranking:
                 ref = resolved.get(hit.segment_id)
-                if ref is None or (space, ref.item.id) in best:
+                key = None if ref is None else moment_key(ref, req.group_files)
+                if ref is None or key is None or (space, key) in best:
                     continue
-                best[(space, ref.item.id)] = hit
-                item_ranking.append((ref.item.id, hit.score))
+                best[(space, key)] = hit
+                item_ranking.append((key, hit.score))
             rankings[space] = item_ranking
         fused = fuse_scaled(rankings, req.fusion, req.weights)
         if req.min_score is not None:
@@ -156,6 +167,9 @@ class Searcher:
         for f in fused[: req.k]:
             top_space = max(f.per_space, key=lambda s: f.per_space[s])
             hit = best[(top_space, f.key)]
+            span = matched_span(resolved[hit.segment_id].segment, req.query)
+            if span is not None and hit.start is None:
+                hit = replace(hit, start=span[0], end=span[1])
             hits.append(_search_hit(resolved[hit.segment_id], hit, f.score, f.per_space))
         return hits
 
@@ -182,10 +196,14 @@ def _listed(names: Sized[str]) -> str:
     return ", ".join(sorted(names)) or "none"
 
 
+#: media whose hits show the text of the segment that matched, not the item's
+_BY_SEGMENT = frozenset({Modality.TEXT, Modality.AUDIO, Modality.VIDEO})
+
+
 def _search_hit(
     ref: SegmentRef, hit: SpaceHit, score: float, per_space: dict[str, float]
 ) -> SearchHit:
-    snippet = ref.segment.text if ref.item.modality is Modality.TEXT else ref.item.text
+    snippet = ref.segment.text if ref.item.modality in _BY_SEGMENT else ref.item.text
     return SearchHit(
         id=ref.item.id,
         path=ref.item.path,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from xmodal.encoders.base import l2_normalize
+from xmodal.ingest.audio import query_audio_vector
 from xmodal.records import Modality
 from xmodal.spaces.base import FilterScope, QueryInputs, Space, SpaceHit
 
@@ -18,7 +19,8 @@ class VectorSpace(Space):
         with a positive weight can be embedded here.
 
         Image terms enter image spaces by their pixels and text spaces by the words attached
-        to them (sidecar, EXIF/XMP, file name), so a picture also finds text about it.
+        to them (sidecar, EXIF/XMP, file name), so a picture also finds text about it; audio
+        terms enter audio spaces by their sound and text spaces by the speech heard in them.
         """
         enc = self.encoder
         parts: list[tuple[float, np.ndarray]] = []
@@ -26,9 +28,11 @@ class VectorSpace(Space):
         if enc.accepts(Modality.TEXT) and texts:
             vecs = enc.encode_texts([t.value for t in texts], role="query")
             parts.extend((t.weight, v) for t, v in zip(texts, vecs, strict=True))
-        for t in query.query.images():
+        for t in query.query.media():
             prep = query.images[t.value]
-            if enc.accepts(Modality.IMAGE) and prep.image is not None:
+            if enc.accepts(Modality.AUDIO) and prep.audio is not None:
+                parts.append((t.weight, query_audio_vector(enc, prep.audio)))
+            elif enc.accepts(Modality.IMAGE) and prep.image is not None:
                 parts.append((t.weight, enc.encode_images([prep.image])[0]))
             elif enc.accepts(Modality.TEXT) and prep.text.strip():
                 parts.append((t.weight, enc.encode_texts([prep.text], role="query")[0]))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from xmodal.errors import SchemaError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -80,9 +80,20 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    """Version 4 keeps the words heard in a span of audio with their times (JSON
+    ``[[start, end, word], ...]``), so a hit can name the moment the matching words were
+    said inside its segment."""
+    conn.execute("ALTER TABLE segments ADD COLUMN words TEXT NOT NULL DEFAULT '[]'")
+
+
 # Each entry upgrades from version N to N+1; kept as data so that a newer schema adds one
 # function here and nothing else changes.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+}
 
 
 def current_version(conn: sqlite3.Connection) -> int:

@@ -24,7 +24,7 @@ import numpy as np
 from xmodal.encoders.base import EncoderSpec
 from xmodal.errors import EncoderMismatchError, UsageError
 from xmodal.query.filters import Filters
-from xmodal.records import Item, Modality, Segment
+from xmodal.records import Item, Modality, Segment, Word
 from xmodal.store.schema import check_schema, ensure_schema
 
 DB_NAME = "xmodal.db"
@@ -128,6 +128,14 @@ def _item_from_row(row: sqlite3.Row) -> Item:
         metadata=json.loads(row["metadata"]),
         text=row["text"],
     )
+
+
+def _words(raw: str) -> tuple[Word, ...]:
+    return tuple(Word(float(a), float(b), str(t)) for a, b, t in json.loads(raw or "[]"))
+
+
+def _words_json(words: Sequence[Word]) -> str:
+    return json.dumps([[round(w.start, 3), round(w.end, 3), w.text] for w in words])
 
 
 class Store:
@@ -261,10 +269,11 @@ class Store:
 
     def segments(self, item_id: str) -> list[Segment]:
         rows = self.conn.execute(
-            "SELECT ordinal, text, start, end FROM segments WHERE item_id=? ORDER BY ordinal",
+            "SELECT ordinal, text, start, end, words FROM segments WHERE item_id=?"
+            " ORDER BY ordinal",
             (item_id,),
         )
-        return [Segment(r[0], r[1], r[2], r[3]) for r in rows]
+        return [Segment(r[0], r[1], r[2], r[3], _words(r[4])) for r in rows]
 
     def put_items(self, items: Sequence[NewItem]) -> list[str]:
         """Insert or replace ``items`` (matched by path) in one transaction; returns ids."""
@@ -322,8 +331,9 @@ class Store:
         seg_ids: dict[int, int] = {}
         for seg in it.segments:
             cur = c.execute(
-                "INSERT INTO segments(item_id, ordinal, start, end, text) VALUES (?,?,?,?,?)",
-                (item_id, seg.ordinal, seg.start, seg.end, seg.text),
+                "INSERT INTO segments(item_id, ordinal, start, end, text, words)"
+                " VALUES (?,?,?,?,?,?)",
+                (item_id, seg.ordinal, seg.start, seg.end, seg.text, _words_json(seg.words)),
             )
             assert cur.lastrowid is not None
             seg_ids[seg.ordinal] = cur.lastrowid
@@ -444,14 +454,18 @@ class Store:
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             rows = self.conn.execute(
-                "SELECT s.id AS sid, s.ordinal, s.start, s.end, s.text AS stext, i.*"
+                "SELECT s.id AS sid, s.ordinal, s.start, s.end, s.text AS stext,"
+                " s.words AS swords, i.*"
                 " FROM segments s JOIN items i ON i.id = s.item_id"
                 f" WHERE s.id IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
             for r in rows:
                 out[r["sid"]] = SegmentRef(
-                    _item_from_row(r), Segment(r["ordinal"], r["stext"], r["start"], r["end"])
+                    _item_from_row(r),
+                    Segment(
+                        r["ordinal"], r["stext"], r["start"], r["end"], _words(r["swords"])
+                    ),
                 )
         return out
 
