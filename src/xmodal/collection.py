@@ -133,18 +133,7 @@ class Collection(Closing):
         """
         roots = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in paths]
         with WriteLock(self.root, wait=wait):
-            names = self.encoder_names()
-            requested = list(models or ([] if names else [AUTO]))
-            if AUTO in requested:
-                chosen, note = resolve_auto(holds_audio(roots) or self._holds_audio())
-                self.notes.append(note)
-                at = requested.index(AUTO)
-                requested[at : at + 1] = chosen
-            for m in requested:
-                # the canonical name (an absolute path for a fitted model) reopens anywhere
-                m = get_extractor(m).name if is_extractor(m) else get_encoder(m).spec.name
-                if m not in names:
-                    names.append(m)
+            names = self._space_names(models, roots)
             encoders, extractors = _load_parts(names)
             for enc in encoders:
                 self.store.ensure_space(enc.spec)
@@ -168,6 +157,23 @@ class Collection(Closing):
                 self.indexes.clear()
             self.indexes.refresh()
         return report
+
+    def _space_names(self, models: Sequence[str] | None, roots: Sequence[str]) -> list[str]:
+        """The encoders the collection keeps after this run: the ones it has, plus ``models``
+        (``auto`` stands for the best set available offline for what ``roots`` hold)."""
+        names = self.encoder_names()
+        requested = list(models or ([] if names else [AUTO]))
+        if AUTO in requested:
+            chosen, note = resolve_auto(holds_audio(roots) or self._holds_audio())
+            self.notes.append(note)
+            at = requested.index(AUTO)
+            requested[at : at + 1] = chosen
+        for m in requested:
+            # the canonical name (an absolute path for a fitted model) reopens anywhere
+            m = get_extractor(m).name if is_extractor(m) else get_encoder(m).spec.name
+            if m not in names:
+                names.append(m)
+        return names
 
     def remove(self, paths_or_ids: Sequence[str], wait: float = 0.0) -> int:
         """Remove items by id or by path (a folder removes everything under it)."""

@@ -21,10 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from xmodal.encoders.base import EncoderSpec
 from xmodal.errors import EncoderMismatchError, UsageError
-from xmodal.query.filters import Filters
-from xmodal.records import Item, Modality, Segment, Word
+from xmodal.records import EncoderSpec, Item, Modality, Segment, Word
+from xmodal.store.filters import Filters
 from xmodal.store.schema import check_schema, ensure_schema
 
 DB_NAME = "xmodal.db"
