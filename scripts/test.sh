@@ -3,19 +3,22 @@
 # whole test suite. pytest exits non-zero when it collects no test, so an empty run fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# speech for the audio tests, and sox for making test recordings by hand
-if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
-    apt-get update -q && apt-get install -y -q espeak-ng sox
+# System tools some tests use: espeak-ng speaks the audio tests' sentences, sox makes test
+# recordings, chromium runs the browser tests. Where one cannot be installed, the tests that
+# need it skip and say why.
+missing=()
+for tool in espeak-ng sox chromium; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+    { $SUDO apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"; } \
+        >/dev/null 2>&1 || echo "could not install ${missing[*]}; tests that need them skip" >&2
 fi
 python3 -m venv .venv
 .venv/bin/pip install -q -c constraints.txt -e '.[dev,audio]'
-# the browser tests drive Debian's chromium; where it cannot be installed they skip, saying so
-if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
-    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium; } \
-        >/dev/null 2>&1 || echo "chromium could not be installed; the browser tests will skip" >&2
-fi
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/mypy
 .venv/bin/pytest -q "$@"
