@@ -48,11 +48,9 @@ SNIPPET_WIDTH = 80
 _Run: TypeAlias = "Callable[[str | None, str | None], list[SearchHit]]"
 
 EXAMPLES = (
-    'xmodal search "red bicycle"',
-    "xmodal search --image holiday.jpg -k 20 --contact-sheet hits.png",
+    'xmodal search "red bicycle" --min-score 0.3',
     "xmodal search '\"beach\" + 0.5*img:sunset.jpg' --type image --after 2024-01-01 --open 1",
     'xmodal search "the invoice is overdue" --type audio --group file',
-    "xmodal search --audio bark.wav -k 5",
 )
 
 
