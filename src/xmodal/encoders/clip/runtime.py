@@ -54,13 +54,15 @@ def _cpu_flags() -> str:
 
 
 def optimised_path(path: Path) -> Path:
-    """Where the optimised copy of the graph ``path`` is kept."""
+    """Where the optimised copy of the graph ``path`` is kept: in a folder beside the
+    export's, which holds the graphs as exported and their meta only."""
     import onnxruntime as ort
 
     st = path.stat()
     key = f"{ort.__version__}|{platform.machine()}|{_cpu_flags()}|{st.st_size}|{st.st_mtime_ns}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return path.with_name(f"{path.stem}.opt-{digest}.onnx")
+    folder = path.parent.with_name(path.parent.name + ".optimised")
+    return folder / f"{path.stem}-{digest}.onnx"
 
 
 def _options(optimise: bool) -> onnxruntime.SessionOptions:
@@ -83,27 +85,32 @@ def _save_optimised(path: Path, kept: Path) -> onnxruntime.InferenceSession:
     parsing and copying (a third of the load time of a text tower)."""
     import onnxruntime as ort
 
-    tmp = Path(tempfile.mkdtemp(prefix=".opt-", dir=path.parent))
     data = kept.with_suffix(".data")
+    plain = ["CPUExecutionProvider"]
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=kept.parent))
+    except OSError:
+        # a read-only cache still searches; the next process optimises again
+        return ort.InferenceSession(str(path), _options(True), providers=plain)
     try:
         opts = _options(True)
         opts.optimized_model_filepath = str(tmp / kept.name)
-        opts.add_session_config_entry(
-            "session.optimized_model_external_initializers_file_name", data.name
-        )
-        opts.add_session_config_entry(
-            "session.optimized_model_external_initializers_min_size_in_bytes", "1024"
-        )
-        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        for stale in path.parent.glob(f"{path.stem}.opt-*"):
+        entry = "session.optimized_model_external_initializers_"
+        opts.add_session_config_entry(entry + "file_name", data.name)
+        opts.add_session_config_entry(entry + "min_size_in_bytes", "1024")
+        try:
+            sess = ort.InferenceSession(str(path), opts, providers=plain)
+        except Exception:  # ORT's own error types; a full disk is one of them
+            return ort.InferenceSession(str(path), _options(True), providers=plain)
+        for stale in kept.parent.glob(f"{path.stem}-*"):
             if stale.name not in (kept.name, data.name):
                 stale.unlink(missing_ok=True)
         # the graph last: its presence says the weights beside it are whole
         os.replace(tmp / data.name, data)
         os.replace(tmp / kept.name, kept)
     except OSError:
-        # a read-only cache still searches; the next process optimises again
-        sess = ort.InferenceSession(str(path), _options(True), providers=["CPUExecutionProvider"])
+        pass  # kept or not, the session is good
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return sess
