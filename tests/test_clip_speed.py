@@ -257,3 +257,25 @@ def test_int8_copy_not_quantised_again_from_its_optimised_graph(tiny: dict[str, 
     second = load(tiny["name"] + "#onnx-int8")
     np.testing.assert_allclose(second.encode_texts(TEXTS), v1, atol=1e-6)
     assert "quantize_seconds" not in second.info
+
+
+def test_image_tower_fused_once_with_the_same_vectors(tiny: dict[str, Any], tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    from xmodal.encoders.clip import load
+    from xmodal.encoders.clip.fuse import fused_copy
+    from xmodal.encoders.clip.runtime import _options, optimised_path
+
+    enc = load(tiny["name"] + "#onnx")
+    pixels = np.stack([enc.prepare_image(im) for im in _images()])
+    got = enc._image_tower(pixels)
+    image = Path(enc.info["onnx_dir"]) / "image.onnx"
+    assert optimised_path(image, True).is_file()
+    assert optimised_path(image, True) != optimised_path(image, False)
+    fused = fused_copy(image, tmp_path)
+    assert fused is not None
+    ops = {n.op_type for n in __import__("onnx").load(str(fused)).graph.node}
+    assert "BiasGelu" in ops
+    plain = ort.InferenceSession(str(image), _options(False), providers=["CPUExecutionProvider"])
+    want = plain.run(None, {plain.get_inputs()[0].name: pixels})[0]
+    cos = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    assert cos.min() >= 0.9999

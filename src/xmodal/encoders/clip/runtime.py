@@ -53,13 +53,17 @@ def _cpu_flags() -> str:
         return platform.processor()
 
 
-def optimised_path(path: Path) -> Path:
+def optimised_path(path: Path, fuse: bool = False) -> Path:
     """Where the optimised copy of the graph ``path`` is kept: in a folder beside the
     export's, which holds the graphs as exported and their meta only."""
     import onnxruntime as ort
 
     st = path.stat()
     key = f"{ort.__version__}|{platform.machine()}|{_cpu_flags()}|{st.st_size}|{st.st_mtime_ns}"
+    if fuse:
+        from xmodal.encoders.clip.fuse import FUSE_VERSION
+
+        key += f"|fused {FUSE_VERSION}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     folder = path.parent.with_name(path.parent.name + ".optimised")
     return folder / f"{path.stem}-{digest}.onnx"
@@ -79,7 +83,7 @@ def _options(optimise: bool) -> onnxruntime.SessionOptions:
     return opts
 
 
-def _save_optimised(path: Path, kept: Path) -> onnxruntime.InferenceSession:
+def _save_optimised(path: Path, kept: Path, fuse: bool) -> onnxruntime.InferenceSession:
     """A session on ``path`` that also writes its optimised graph to ``kept``, the weights
     beside it as external data, which later sessions map from the page cache instead of
     parsing and copying (a third of the load time of a text tower)."""
@@ -99,8 +103,13 @@ def _save_optimised(path: Path, kept: Path) -> onnxruntime.InferenceSession:
         entry = "session.optimized_model_external_initializers_"
         opts.add_session_config_entry(entry + "file_name", data.name)
         opts.add_session_config_entry(entry + "min_size_in_bytes", "1024")
+        source = path
+        if fuse:
+            from xmodal.encoders.clip.fuse import fused_copy
+
+            source = fused_copy(path, tmp) or path
         try:
-            sess = ort.InferenceSession(str(path), opts, providers=plain)
+            sess = ort.InferenceSession(str(source), opts, providers=plain)
         except Exception:  # ORT's own error types; a full disk is one of them
             return ort.InferenceSession(str(path), _options(True), providers=plain)
         for stale in kept.parent.glob(f"{path.stem}-*"):
@@ -116,11 +125,12 @@ def _save_optimised(path: Path, kept: Path) -> onnxruntime.InferenceSession:
     return sess
 
 
-def session(path: Path) -> onnxruntime.InferenceSession:
-    """A CPU session on the graph ``path``, from its kept optimised copy when there is one."""
+def session(path: Path, fuse: bool = False) -> onnxruntime.InferenceSession:
+    """A CPU session on the graph ``path``, from its kept optimised copy when there is one;
+    ``fuse`` adds the transformer fusions of ``fuse`` to the first optimisation."""
     import onnxruntime as ort
 
-    kept = optimised_path(path)
+    kept = optimised_path(path, fuse)
     if kept.is_file():
         try:
             return ort.InferenceSession(
@@ -128,7 +138,7 @@ def session(path: Path) -> onnxruntime.InferenceSession:
             )
         except Exception:  # a damaged or half-deleted copy: made again below
             kept.unlink(missing_ok=True)
-    return _save_optimised(path, kept)
+    return _save_optimised(path, kept, fuse)
 
 
 class LazyTower:
