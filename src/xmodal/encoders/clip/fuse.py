@@ -27,9 +27,9 @@ def fused_copy(src: Path, folder: Path) -> Path | None:
         from onnxruntime.transformers import optimizer
     except ImportError:
         return None
-    log = logging.getLogger("onnxruntime.transformers")
-    level = log.level
-    log.setLevel(logging.ERROR)
+    # its modules log warnings under bare module names, which would reach the CLI's stderr
+    before = logging.root.manager.disable
+    logging.disable(logging.WARNING)
     try:
         # it prints what it could not infer to stdout, where the CLI writes its JSON
         with contextlib.redirect_stdout(io.StringIO()):
@@ -44,7 +44,7 @@ def fused_copy(src: Path, folder: Path) -> Path | None:
     except Exception:  # the optimiser's failures have no common type; the plain graph serves
         return None
     finally:
-        log.setLevel(level)
+        logging.disable(before)
 
 
 def _too_large(src: Path) -> bool:
