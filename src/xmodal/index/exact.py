@@ -38,10 +38,10 @@ class _SortedIds:
 
     def _set_ids(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)
+        # the store hands ids over sorted, and reordering would copy a matrix of gigabytes
         if len(ids) >= 2 and not bool(np.all(ids[1:] >= ids[:-1])):
             order = np.argsort(ids, kind="stable")
             ids, vectors = ids[order], vectors[order]
-        # the store hands ids over sorted: reordering would copy a matrix of gigabytes
         self._ids = ids
         dense = len(ids) > 0 and int(ids[-1]) - int(ids[0]) == len(ids) - 1
         self._base = int(ids[0]) if dense and bool(np.all(np.diff(ids) == 1)) else -1

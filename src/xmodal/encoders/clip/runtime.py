@@ -9,9 +9,10 @@ decoding instead of a busy wait. Measured on 2 cores (docs/benchmarks.md); on 8 
 the same settings hold, the decoders then have cores of their own.
 
 A tower's session is made on its first call, so a text query never loads the image tower.
-Optimising a graph is most of what loading it costs (seconds for a text tower), so the first
-session saves its optimised graph beside the export, keyed by ONNX Runtime's version, this
-CPU and the source graph, and later processes load that with the optimisers off.
+The first session of a graph saves the optimised graph in a folder beside the export, keyed
+by ONNX Runtime's version, this CPU and the source graph, with the weights in a file of their
+own; later processes load that with the optimisers off, and ONNX Runtime maps the weights
+instead of parsing and copying them (0.07 s instead of 0.2-0.35 s for a ViT-B-32 text tower).
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def _save_optimised(path: Path, kept: Path, fuse: bool) -> onnxruntime.Inference
 
 def session(path: Path, fuse: bool = False) -> onnxruntime.InferenceSession:
     """A CPU session on the graph ``path``, from its kept optimised copy when there is one;
-    ``fuse`` adds the transformer fusions of ``fuse`` to the first optimisation."""
+    ``fuse`` runs the fusions of the ``fuse`` module before the first optimisation."""
     import onnxruntime as ort
 
     kept = optimised_path(path, fuse)
