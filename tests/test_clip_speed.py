@@ -225,3 +225,57 @@ def test_lookup_imports_only_the_family_asked_for() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert proc.stdout.strip() == "[]"
+
+
+def test_optimised_graph_kept_and_loaded_with_optimisers_off(tiny: dict[str, Any]) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    from xmodal.encoders.clip import load
+    from xmodal.encoders.clip.runtime import _options, optimised_path, session
+
+    first = load(tiny["name"] + "#onnx").encode_texts(TEXTS)
+    enc = load(tiny["name"] + "#onnx")
+    text = Path(enc.info["onnx_dir"]) / "text.onnx"
+    kept = optimised_path(text)
+    assert kept.is_file() and kept.with_suffix(".data").is_file()
+    np.testing.assert_allclose(enc.encode_texts(TEXTS), first, atol=1e-6)
+    ids = np.zeros((2, 16), dtype=np.int64)
+    ids[:, :3] = [49406, 320, 49407]
+    plain = ort.InferenceSession(str(text), _options(True), providers=["CPUExecutionProvider"])
+    want = plain.run(None, {plain.get_inputs()[0].name: ids})[0]
+    kept.write_bytes(b"not a graph")
+    again = session(text)
+    assert kept.stat().st_size > 100
+    np.testing.assert_allclose(again.run(None, {again.get_inputs()[0].name: ids})[0], want)
+
+
+def test_int8_copy_not_quantised_again_from_its_optimised_graph(tiny: dict[str, Any]) -> None:
+    pytest.importorskip("onnxruntime")
+    from xmodal.encoders.clip import load
+
+    first = load(tiny["name"] + "#onnx-int8")
+    v1 = first.encode_texts(TEXTS)
+    second = load(tiny["name"] + "#onnx-int8")
+    np.testing.assert_allclose(second.encode_texts(TEXTS), v1, atol=1e-6)
+    assert "quantize_seconds" not in second.info
+
+
+def test_image_tower_fused_once_with_the_same_vectors(tiny: dict[str, Any], tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    from xmodal.encoders.clip import load
+    from xmodal.encoders.clip.fuse import fused_copy
+    from xmodal.encoders.clip.runtime import _options, optimised_path
+
+    enc = load(tiny["name"] + "#onnx")
+    pixels = np.stack([enc.prepare_image(im) for im in _images()])
+    got = enc._image_tower(pixels)
+    image = Path(enc.info["onnx_dir"]) / "image.onnx"
+    assert optimised_path(image, True).is_file()
+    assert optimised_path(image, True) != optimised_path(image, False)
+    fused = fused_copy(image, tmp_path)
+    assert fused is not None
+    ops = {n.op_type for n in __import__("onnx").load(str(fused)).graph.node}
+    assert "BiasGelu" in ops
+    plain = ort.InferenceSession(str(image), _options(False), providers=["CPUExecutionProvider"])
+    want = plain.run(None, {plain.get_inputs()[0].name: pixels})[0]
+    cos = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    assert cos.min() >= 0.9999

@@ -2,25 +2,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import faiss
 import numpy as np
 
 from xmodal.index.base import VectorIndex, pad, register_index
 
+# faiss-cpu ships 128000 here, so every batch below that many queries took the scalar path:
+# 6x slower than BLAS for 64 queries at 100k (docs/benchmarks.md). From 20 queries on, one
+# matrix product wins; below, the scalar scan does.
+BLAS_THRESHOLD = 20
+faiss.cvar.distance_compute_blas_threshold = BLAS_THRESHOLD
+
+# Below this many multiply-adds (queries x rows x dim) a search runs on one OpenMP thread:
+# waking and joining the pool cost more than they save (4x slower at 100k x 512 with another
+# process on a 2-core machine), and on the BLAS path OpenBLAS brings threads of its own.
+_ONE_THREAD_WORK = 1 << 27
+
+
+@contextmanager
+def _omp_threads(n: int) -> Iterator[None]:
+    # OpenMP's thread count is a per-thread setting, so this does not leak into other threads
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
 
 class _SortedIds:
+    _base = -1  # first id when the ids are consecutive, so that a row is id - base; else -1
+
     def _set_ids(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)
-        if len(ids) < 2 or bool(np.all(ids[1:] >= ids[:-1])):
-            # the store hands ids over sorted: reordering would copy a matrix of gigabytes
-            self._ids = ids
-            return np.ascontiguousarray(vectors, dtype=np.float32)
-        order = np.argsort(ids, kind="stable")
-        self._ids = ids[order]
-        return np.ascontiguousarray(vectors[order], dtype=np.float32)
+        # the store hands ids over sorted, and reordering would copy a matrix of gigabytes
+        if len(ids) >= 2 and not bool(np.all(ids[1:] >= ids[:-1])):
+            order = np.argsort(ids, kind="stable")
+            ids, vectors = ids[order], vectors[order]
+        self._ids = ids
+        dense = len(ids) > 0 and int(ids[-1]) - int(ids[0]) == len(ids) - 1
+        self._base = int(ids[0]) if dense and bool(np.all(np.diff(ids) == 1)) else -1
+        return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def _rows(self, allowed: np.ndarray) -> np.ndarray:
         allowed = np.asarray(allowed, dtype=np.int64)
+        if self._base >= 0:
+            # segment ids are mostly consecutive: arithmetic instead of a binary search
+            pos = allowed - self._base
+            return pos[(pos >= 0) & (pos < len(self._ids))]
         pos = np.searchsorted(self._ids, allowed)
         inside = pos < len(self._ids)
         pos, allowed = pos[inside], allowed[inside]
@@ -63,7 +95,14 @@ class FaissFlatIndex(_SortedIds, VectorIndex):
             selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
             params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
         kk = min(k, len(self._ids))
-        scores, rows_out = self._index.search(q, kk, params=params)
+        # a selector keeps FAISS on its scalar path, which scans only the allowed rows
+        blas = params is None and len(q) >= BLAS_THRESHOLD
+        work = len(q) * (len(self._ids) if params is None else len(rows)) * self._index.d
+        if blas or work < _ONE_THREAD_WORK:
+            with _omp_threads(1):
+                scores, rows_out = self._index.search(q, kk, params=params)
+        else:
+            scores, rows_out = self._index.search(q, kk, params=params)
         ids = np.where(rows_out >= 0, self._ids[np.maximum(rows_out, 0)], -1)
         scores = np.where(rows_out >= 0, scores, -np.inf).astype(np.float32)
         return pad(scores, ids, k)

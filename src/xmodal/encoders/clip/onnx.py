@@ -272,12 +272,13 @@ def _int8_session(path: Path, info: dict[str, Any]) -> onnxruntime.InferenceSess
 def lazy_towers(folder: Path, backend: str, info: dict[str, Any]) -> tuple[Tower, Tower]:
     """The image and text towers of the export in ``folder``, each loaded on first use."""
 
-    def tower(path: Path) -> Tower:
+    def tower(path: Path, fuse: bool) -> Tower:
         if backend == "onnx-int8":
             return LazyTower(lambda: _int8_session(path, info))
-        return LazyTower(lambda: session(path))
+        return LazyTower(lambda: session(path, fuse))
 
-    return tower(folder / "image.onnx"), tower(folder / "text.onnx")
+    # the fusions pay on image towers only (see ``fuse``)
+    return tower(folder / "image.onnx", True), tower(folder / "text.onnx", False)
 
 
 def tokens_file(folder: Path) -> Path:
