@@ -30,7 +30,7 @@ class SilentProgress:
 def start_progress(progress: ProgressFactory | None, total: int) -> Progress:
     """A progress of ``total`` steps from the caller's factory, or a silent one without it,
     so that library loops report without asking whether anyone listens."""
-    return progress(total) if progress is not None else SilentProgress()
+    return progress(total) if progress else SilentProgress()
 
 
 def bars_wanted(stream: TextIO | None = None) -> bool:
