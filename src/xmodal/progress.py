@@ -27,6 +27,12 @@ class SilentProgress:
         pass
 
 
+def start_progress(progress: ProgressFactory | None, total: int) -> Progress:
+    """A progress of ``total`` steps from the caller's factory, or a silent one without it,
+    so that library loops report without asking whether anyone listens."""
+    return progress(total) if progress else SilentProgress()
+
+
 def bars_wanted(stream: TextIO | None = None) -> bool:
     """Whether to draw bars on ``stream`` (stderr): on a terminal, unless ``XMODAL_PROGRESS``
     says otherwise (``1`` forces bars, ``0`` turns them off)."""

@@ -19,12 +19,12 @@ from typing import Any
 
 import imagehash
 import numpy as np
+from PIL import Image
 
+from xmodal.apply.images import read_images
 from xmodal.apply.vectors import item_vectors, vector_spaces
-from xmodal.errors import DecodeError
-from xmodal.media.image import decode_image
 from xmodal.media.limits import DecodeLimits
-from xmodal.progress import ProgressFactory, SilentProgress
+from xmodal.progress import ProgressFactory
 from xmodal.records import Item, Modality, Skipped
 from xmodal.store.sqlite import Store
 
@@ -91,22 +91,12 @@ def pixel_hashes(
 ) -> tuple[dict[str, int], list[Skipped]]:
     """``{item id: 64-bit pHash}`` of the image items, and the files that did not decode."""
     images = [it for it in items if it.modality is Modality.IMAGE]
-    bar = (progress or (lambda n: SilentProgress()))(len(images))
-    hashes: dict[str, int] = {}
-    skipped = []
-    try:
-        for it in images:
-            try:
-                with open(it.path, "rb") as f:
-                    rgb = decode_image(f.read(), DecodeLimits(max_side=_HASH_SIDE)).image
-                bits = imagehash.phash(rgb).hash.ravel()
-                hashes[it.id] = int("".join("1" if b else "0" for b in bits), 2)
-            except (OSError, DecodeError) as e:
-                skipped.append(Skipped(it.path, str(e)))
-            bar.update(1)
-    finally:
-        bar.close()
-    return hashes, skipped
+    return read_images(images, _phash, DecodeLimits(max_side=_HASH_SIDE), progress)
+
+
+def _phash(rgb: Image.Image) -> int:
+    bits = imagehash.phash(rgb).hash.ravel()
+    return int("".join("1" if b else "0" for b in bits), 2)
 
 
 def near_links(hashes: dict[str, int], max_distance: int = MAX_DISTANCE) -> list[Link]:

@@ -19,12 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from xmodal.apply.images import read_images
 from xmodal.apply.labels import LabelSet
 from xmodal.apply.tagging import label_matrix
 from xmodal.apply.vectors import segment_vectors, space_encoder, text_spaces
-from xmodal.errors import DecodeError, UsageError
-from xmodal.media.image import decode_image
-from xmodal.progress import ProgressFactory, SilentProgress
+from xmodal.errors import UsageError
+from xmodal.progress import ProgressFactory
 from xmodal.records import Item, Modality, Skipped
 from xmodal.store.lock import WriteLock
 from xmodal.store.metadata import merge_metadata
@@ -152,20 +152,8 @@ def nsfw_scores(
     if not images:
         return {}, []
     classify = nsfw_classifier()
-    bar = (progress or (lambda n: SilentProgress()))(len(images))
-    out: dict[str, tuple[float, int]] = {}
-    skipped = []
-    try:
-        for it in images:
-            try:
-                with open(it.path, "rb") as f:
-                    out[it.id] = (classify(decode_image(f.read()).image), 0)
-            except (OSError, DecodeError) as e:
-                skipped.append(Skipped(it.path, str(e)))
-            bar.update(1)
-    finally:
-        bar.close()
-    return out, skipped
+    scores, skipped = read_images(images, classify, progress=progress)
+    return {i: (score, 0) for i, score in scores.items()}, skipped
 
 
 def flag_collection(

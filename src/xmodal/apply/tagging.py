@@ -24,7 +24,7 @@ from xmodal.apply.labels import LabelSet
 from xmodal.apply.vectors import item_vectors, space_encoder, text_spaces
 from xmodal.encoders.base import l2_normalize
 from xmodal.errors import UsageError
-from xmodal.progress import ProgressFactory, SilentProgress
+from xmodal.progress import ProgressFactory, start_progress
 from xmodal.store.lock import WriteLock
 from xmodal.store.metadata import merge_metadata
 from xmodal.store.sqlite import Store
@@ -101,7 +101,7 @@ def calibrated_scores(
             "no space of this collection embeds words, so none can score labels; "
             "index it with a text or joint model (for example --model emoji-small or minilm)"
         )
-    bar = (progress or (lambda n: SilentProgress()))(len(records))
+    bar = start_progress(progress, len(records))
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
     try:

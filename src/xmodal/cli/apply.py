@@ -10,6 +10,7 @@ from xmodal.cli.common import (
     Subparsers,
     add_command,
     add_db,
+    add_wait,
     check_wait,
     end_command,
     open_existing,
@@ -34,6 +35,7 @@ FLAG_EXAMPLES = (
     "xmodal flag --policy policy.txt",
     "xmodal flag --policy policy.txt --json && xmodal search beach --exclude-flagged",
 )
+_WAIT_HELP = "wait up to S seconds for another writer to finish (default 0)"
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -80,13 +82,7 @@ def _add_tag(sub: Subparsers) -> None:
         help=f"how far below the item's best label a tag may be (default {MARGIN})",
     )
     tg.add_argument("--dry-run", action="store_true", help="print the tags, store nothing")
-    tg.add_argument(
-        "--wait",
-        type=float,
-        default=0.0,
-        metavar="S",
-        help="wait up to S seconds for another writer to finish (default 0)",
-    )
+    add_wait(tg, _WAIT_HELP, metavar="S")
     end_command(tg, cmd_tag)
 
 
@@ -127,13 +123,7 @@ def _add_flag(sub: Subparsers) -> None:
         "or @nsfw for the bundled NSFW picture classifier; THRESHOLD: cosine, or probability)",
     )
     fl.add_argument("--dry-run", action="store_true", help="print the flags, store nothing")
-    fl.add_argument(
-        "--wait",
-        type=float,
-        default=0.0,
-        metavar="S",
-        help="wait up to S seconds for another writer to finish (default 0)",
-    )
+    add_wait(fl, _WAIT_HELP, metavar="S")
     end_command(fl, cmd_flag)
 
 

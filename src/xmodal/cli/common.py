@@ -72,6 +72,12 @@ def add_db(parser: argparse.ArgumentParser, what: str = "collection folder") -> 
     parser.add_argument("--db", metavar="DIR", help=f"{what} ({DB_DEFAULT})")
 
 
+def add_wait(parser: argparse.ArgumentParser, help: str, metavar: str = "SECONDS") -> None:
+    """``--wait``, for commands that write: how long to wait for another writer (checked by
+    :func:`check_wait`)."""
+    parser.add_argument("--wait", type=float, default=0.0, metavar=metavar, help=help)
+
+
 def end_command(parser: argparse.ArgumentParser, func: Handler) -> None:
     """Close a command's arguments the usual way: a ``--json`` switch last, then its handler."""
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")

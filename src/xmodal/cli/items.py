@@ -10,6 +10,7 @@ from xmodal.cli.common import (
     Subparsers,
     add_command,
     add_db,
+    add_wait,
     check_wait,
     end_command,
     open_existing,
@@ -39,13 +40,7 @@ def add_parser(sub: Subparsers) -> None:
         "targets", nargs="+", metavar="ID_OR_PATH", help="item ids, files or folders to remove"
     )
     add_db(rm)
-    rm.add_argument(
-        "--wait",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="wait this long for another run that is writing to the collection",
-    )
+    add_wait(rm, "wait this long for another run that is writing to the collection")
     end_command(rm, cmd_remove)
 
 

@@ -25,7 +25,7 @@ from xmodal.atomic import atomic_write_bytes
 from xmodal.datasets import npm
 from xmodal.errors import XmodalError
 from xmodal.paths import cache_dir as cache_dir
-from xmodal.progress import ProgressFactory
+from xmodal.progress import ProgressFactory, start_progress
 
 VERSION = "17.0.0"
 PACKAGE_SPEC = f"openmoji@{VERSION}"
@@ -234,17 +234,15 @@ def render_drawings(
 
     items = list(svgs)
     done: list[Drawing] = []
-    bar = progress(len(items)) if progress else None
+    bar = start_progress(progress, len(items))
     try:
         for emoji, svg in items:
             drawing = _render_one(emoji, svg, out_dir, size, sidecars, label, path_of)
             if drawing is not None:
                 done.append(drawing)
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return done
 
 

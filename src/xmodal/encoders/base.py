@@ -15,7 +15,20 @@ from xmodal.records import EncoderSpec, Modality, Word
 TextRole = Literal["query", "passage"]
 
 
-class Encoder(ABC):
+class Specified(ABC):
+    """A model known by its spec: encoders and text extractors alike are named, recorded
+    and compared by it."""
+
+    @property
+    @abstractmethod
+    def spec(self) -> EncoderSpec: ...
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+class Encoder(Specified):
     """Maps images and/or texts to L2-normalised float32 vectors of one space.
 
     Implementations embed only the modalities listed in ``spec.modalities``; asking for
@@ -32,14 +45,6 @@ class Encoder(ABC):
     #: keyword index; its family registers ``space="keyword"``, which decides how the
     #: space is written and searched
     lexical: bool = False
-
-    @property
-    @abstractmethod
-    def spec(self) -> EncoderSpec: ...
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
 
     def accepts(self, modality: Modality) -> bool:
         return modality in self.spec.modalities
@@ -75,7 +80,7 @@ class TextBox:
     score: float
 
 
-class TextExtractor(ABC):
+class TextExtractor(Specified):
     """Reads text out of images (OCR). What it reads joins the words attached to the image,
     so every text space embeds it; the boxes are kept in the item's metadata."""
 
@@ -85,14 +90,6 @@ class TextExtractor(ABC):
     batch_size: int = 8
     #: the longest image side the extractor wants to see; small print needs pixels
     max_side: int = 1600
-
-    @property
-    @abstractmethod
-    def spec(self) -> EncoderSpec: ...
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
 
     @abstractmethod
     def extract(self, images: Sequence[Image.Image]) -> list[list[TextBox]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from xmodal.encoders.base import Encoder, TextExtractor
 from xmodal.errors import UsageError
@@ -24,6 +24,7 @@ from xmodal.records import Modality
 SpaceKind = Literal["vector", "keyword"]
 #: downloads what ``name`` needs into the local cache and returns where it lies
 PullFn = Callable[..., Path]
+M = TypeVar("M", Encoder, TextExtractor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,18 +141,25 @@ def is_extractor(name: str) -> bool:
 
 def get_encoder(name: str) -> Encoder:
     """The encoder registered under ``name``, loaded once per process."""
-    if name not in _CACHE:
-        family, arg = split_name(name)
-        if info(name).kind != "encoder":
-            raise UsageError(f"{name!r} reads text from images; it makes no space of its own")
-        _CACHE[name] = _FACTORIES[family](arg)
-    return _CACHE[name]
+    refusal = f"{name!r} reads text from images; it makes no space of its own"
+    return _loaded(name, "encoder", refusal, _CACHE, _FACTORIES)
 
 
 def get_extractor(name: str) -> TextExtractor:
-    if name not in _EXTRACTOR_CACHE:
+    refusal = f"{name!r} is an encoder, not a text extractor"
+    return _loaded(name, "extractor", refusal, _EXTRACTOR_CACHE, _EXTRACTORS)
+
+
+def _loaded(
+    name: str,
+    kind: str,
+    refusal: str,
+    cache: dict[str, M],
+    factories: dict[str, Callable[[str | None], M]],
+) -> M:
+    if name not in cache:
         family, arg = split_name(name)
-        if info(name).kind != "extractor":
-            raise UsageError(f"{name!r} is an encoder, not a text extractor")
-        _EXTRACTOR_CACHE[name] = _EXTRACTORS[family](arg)
-    return _EXTRACTOR_CACHE[name]
+        if info(name).kind != kind:
+            raise UsageError(refusal)
+        cache[name] = factories[family](arg)
+    return cache[name]

@@ -12,11 +12,11 @@ from xmodal.encoders.classic.descriptor import DIM, describe
 from xmodal.encoders.classic.modelfile import KIND_CODES, check_int
 from xmodal.encoders.classic.pca import PcaModel, fit_pca_descriptors
 from xmodal.errors import UsageError, XmodalError
+from xmodal.progress import ProgressFactory, start_progress
 from xmodal.records import Modality
 
 if TYPE_CHECKING:
     from xmodal.media.walk import FileRef
-    from xmodal.progress import ProgressFactory
 
 
 def fit_from_folder(
@@ -70,7 +70,7 @@ def _features(
     from xmodal.media.limits import DEFAULT_LIMITS
 
     order = np.random.default_rng(seed).permutation(len(files))
-    bar = progress(min(sample, len(files))) if progress else None
+    bar = start_progress(progress, min(sample, len(files)))
     feats: list[np.ndarray] = []
     try:
         for i in order:
@@ -82,9 +82,7 @@ def _features(
                 feats.append(orb_descriptors(img) if kind == "bovw" else describe(img))
             except Exception:  # unreadable, undecodable or a decoder bug: costs one image
                 continue
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return feats

@@ -146,6 +146,18 @@ class SplitOptions:
         default=None, metadata=doc("an unpacked OpenMoji package, instead of fetching")
     )
 
+    def split_params(self) -> dict[str, Any]:
+        """What a benchmark's manifest records of these options (``extracted`` is only where
+        the package came from, so it is left out)."""
+        return {
+            "openmoji_version": om.VERSION,
+            "split": self.split,
+            "seed": self.seed,
+            "size": self.size,
+            "limit": self.limit,
+            "include_skin_tones": self.include_skin_tones,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class OpenMojiOptions(SplitOptions):
@@ -174,15 +186,7 @@ def prepare(
     parts = load_split(source, opts.split, opts.seed)
     chosen = parts[opts.split][: opts.limit] if opts.limit is not None else parts[opts.split]
 
-    params = {
-        "openmoji_version": om.VERSION,
-        "split": opts.split,
-        "seed": opts.seed,
-        "size": opts.size,
-        "limit": opts.limit,
-        "include_skin_tones": opts.include_skin_tones,
-        "oracle_captions": opts.oracle_captions,
-    }
+    params = {**opts.split_params(), "oracle_captions": opts.oracle_captions}
 
     def render(emojis: Sequence[om.Emoji], render_dir: Path) -> None:
         om.rasterise(emojis, source, render_dir, opts.size, sidecars=False, progress=progress)
