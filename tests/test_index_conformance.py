@@ -11,7 +11,6 @@ import pytest
 from helpers import random_unit
 from xmodal.index import create_index, index_names
 
-
 #: Milvus runs only with its extra installed (milvus-lite embedded: one server for the module)
 HAVE_MILVUS = importlib.util.find_spec("milvus_lite") is not None
 KINDS = [k for k in index_names() if k != "milvus" or HAVE_MILVUS]

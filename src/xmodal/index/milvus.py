@@ -91,6 +91,8 @@ class MilvusIndex(VectorIndex):
         self.collection = collection or f"xmodal_scratch_{secrets.token_hex(6)}"
         self._client = client(self.target)
         self._count = self._stored_count()
+        #: a collection another process made is released until loaded into this server
+        self._loaded = False
 
     def _stored_count(self) -> int:
         if not self._client.has_collection(self.collection):
@@ -121,9 +123,7 @@ class MilvusIndex(VectorIndex):
             self.collection, schema=schema, index_params=params, consistency_level="Strong"
         )
 
-    def build(
-        self, ids: np.ndarray, vectors: np.ndarray, progress: Progress | None = None
-    ) -> None:
+    def build(self, ids: np.ndarray, vectors: np.ndarray, progress: Progress | None = None) -> None:
         self.drop()
         self._create(int(np.asarray(vectors).shape[1]))
         self.add(ids, vectors, progress)
@@ -135,7 +135,11 @@ class MilvusIndex(VectorIndex):
         for start in range(0, len(ids), INSERT_ROWS):
             rows = [
                 {"id": int(i), "vector": v}
-                for i, v in zip(ids[start : start + INSERT_ROWS], vectors[start : start + INSERT_ROWS])
+                for i, v in zip(
+                    ids[start : start + INSERT_ROWS],
+                    vectors[start : start + INSERT_ROWS],
+                    strict=True,
+                )
             ]
             self._client.upsert(self.collection, rows)
             if progress is not None:
@@ -161,6 +165,9 @@ class MilvusIndex(VectorIndex):
             if len(wanted) == 0:
                 return empty
             expr = f"id in [{','.join(map(str, wanted.tolist()))}]"
+        if not self._loaded:
+            self._client.load_collection(self.collection)
+            self._loaded = True
         found = self._client.search(
             self.collection,
             data=list(q),
