@@ -24,7 +24,6 @@ from typing import Any
 
 from _common import _busy_seconds, facts_markdown, machine_facts, md_table, write_json
 from ingest import generate
-
 from xmodal import Collection
 
 

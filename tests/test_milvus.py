@@ -74,7 +74,7 @@ def test_updates_reach_milvus_and_vectors_move_back_and_forth(
     report = xmodal_json("index", media, "--db", db, "--json")
     assert (report["added"], report["removed"]) == (1, 1)
     hits = xmodal_json("search", "--image", media / "new.png", "--db", db, "-k", "5", "--json")
-    assert [h["path"] for h in hits["results"]][0] == str(media / "new.png")
+    assert hits["results"][0]["path"] == str(media / "new.png")
     assert str(media / "tri_0.png") not in {h["path"] for h in hits["results"]}
     assert len(hits["results"]) == 3
     back = xmodal_json("vectors", "move", "--to", "local", "--db", db, "--json")
@@ -103,5 +103,5 @@ def test_collection_in_python(
     assert isinstance(idx, MilvusIndex) and len(idx) == 10
     query = folder / "square_4.png"
     hits = col.search(image=query, k=4, filters=Filters(path_globs=("*circle*",)))
-    assert [h.path for h in hits][0] == str(folder / "circle_4.png")
+    assert hits[0].path == str(folder / "circle_4.png")
     col.close()
