@@ -18,7 +18,7 @@ if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
         >/dev/null 2>&1 || echo "could not install ${missing[*]}; tests that need them skip" >&2
 fi
 python3 -m venv .venv
-.venv/bin/pip install -q -c constraints.txt -e '.[dev,audio]'
+.venv/bin/pip install -q -c constraints.txt -e '.[dev,audio,video,milvus,ray]'
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/mypy
 .venv/bin/pytest -q "$@"

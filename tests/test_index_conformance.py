@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 
 from helpers import random_unit
 from xmodal.index import create_index, index_names
 
+#: Milvus runs only with its extra installed (milvus-lite embedded: one server for the module)
+HAVE_MILVUS = importlib.util.find_spec("milvus_lite") is not None
+KINDS = [k for k in index_names() if k != "milvus" or HAVE_MILVUS]
 
-@pytest.fixture(params=index_names())
+
+@pytest.fixture(scope="module", autouse=True)
+def milvus_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    if not HAVE_MILVUS:
+        yield
+        return
+    from xmodal.index import milvus
+
+    before = milvus.default_target
+    path = tmp_path_factory.mktemp("milvus") / "conformance.db"
+    milvus.default_target = lambda: milvus.MilvusTarget(str(path))  # type: ignore[assignment]
+    yield
+    milvus.default_target = before  # type: ignore[assignment]
+
+
+@pytest.fixture(params=KINDS)
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,9 @@ from xmodal.errors import UsageError
 from xmodal.index.base import DEFAULT_INDEX
 from xmodal.index.cache import IndexCache
 from xmodal.index.choice import IndexSettings, save_settings
+from xmodal.index.milvus_sync import place_vectors
 from xmodal.ingest.commits import DEFAULT_COMMIT_EVERY
+from xmodal.ingest.distributed import run_index_ray
 from xmodal.ingest.pipeline import IndexOptions, run_index
 from xmodal.ingest.prepare import Prepared
 from xmodal.progress import ProgressFactory
@@ -117,6 +120,8 @@ class Collection(Closing):
         wait: float = 0.0,
         commit_every: float = DEFAULT_COMMIT_EVERY,
         index_settings: IndexSettings | None = None,
+        ray: str | None = None,
+        vectors: str | None = None,
     ) -> IndexReport:
         """Index or re-index ``paths``: new and changed files are embedded, unchanged ones
         skipped without decoding, moved ones keep their vectors, removed ones leave.
@@ -130,6 +135,10 @@ class Collection(Closing):
 
         ``index_settings`` sets which vector index the spaces keep (kept with the collection;
         by default ``auto``, by size); approximate indexes are brought up to date at the end.
+
+        ``ray`` (a Ray address, or ``local``) has the files decoded and embedded by a Ray
+        cluster's workers (``ingest/distributed.py``); ``vectors`` (``milvus://...`` or
+        ``local``) says where the collection's vectors are searched, kept with it.
         """
         roots = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in paths]
         with WriteLock(self.root, wait=wait):
@@ -142,8 +151,11 @@ class Collection(Closing):
             self.store.set_meta(_ROOTS_KEY, json.dumps(sorted({*known_roots, *roots})))
             if index_settings is not None:
                 save_settings(self.store, index_settings)
+            if vectors is not None:
+                place_vectors(self.store, vectors)
+            runner = run_index if ray is None else partial(run_index_ray, address=ray)
             try:
-                report = run_index(
+                report = runner(
                     self.store,
                     roots,
                     encoders,

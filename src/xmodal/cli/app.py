@@ -22,6 +22,7 @@ from xmodal.cli import (
     search,
     serve,
     train,
+    vectors,
     watch,
 )
 from xmodal.cli.common import Parser, fail
@@ -30,7 +31,7 @@ from xmodal.errors import XmodalError
 #: the command groups in the order ``xmodal --help`` lists them
 COMMANDS = (
     index, search, serve, items, info, evaluate, bench, models, train, demo, apply, ask,
-    calibrate, watch,
+    calibrate, watch, vectors,
 )  # fmt: skip
 
 EPILOG = """examples:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from xmodal.cli.cluster import add_cluster_options, check_cluster_options
 from xmodal.cli.common import (
     Subparsers,
     add_command,
@@ -31,6 +32,7 @@ EXAMPLES = (
     "xmodal index ~/Pictures                      # into the default collection",
     "xmodal index ~/Pictures ~/Documents --db ~/collections/home",
     "xmodal index ~/Photos --exclude '*.tmp' --model clip:ViT-B-32@laion2b_s34b_b79k",
+    "xmodal index /shared/photos --ray ray://head:10001 --vectors milvus://milvus:19530",
 )
 
 
@@ -69,6 +71,7 @@ def add_parser(sub: Subparsers) -> None:
         help="wait this long for another index run on the same collection",
     )
     add_index_options(ix)
+    add_cluster_options(ix)
     ix.add_argument("--json", action="store_true", help="print one JSON report")
     ix.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     ix.set_defaults(func=cmd_index)
@@ -146,6 +149,8 @@ def _index_new_or_existing(args: argparse.Namespace, db: str) -> tuple[Collectio
             progress=None if (args.quiet or args.json) else progress_bar("indexing"),
             wait=args.wait,
             index_settings=index_settings(args),
+            ray=args.ray,
+            vectors=args.vectors,
         )
     except IndexInterrupted:
         if col is not None:
@@ -173,6 +178,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     if missing:
         return fail(missing)
     index_settings(args)  # a bad --max-memory is refused before anything is written
+    check_cluster_options(args)
     for name in args.model or ():
         info(name)  # an unknown encoder is refused before the collection folder is created
     db = db_path(args)

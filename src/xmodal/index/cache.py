@@ -2,13 +2,16 @@
 
 Which index a space gets follows the collection's index setting (``index/choice.py``): exact
 spaces are built from their vector snapshot in each process, approximate ones are kept on
-disk and brought up to date in place (``index/persist.py``).
+disk and brought up to date in place (``index/persist.py``); a collection whose vectors are
+searched in Milvus gets its Milvus collections, kept up to date the same way
+(``index/milvus_sync.py``).
 """
 
 from __future__ import annotations
 
 from xmodal.index.base import DEFAULT_INDEX, VectorIndex, create_index
 from xmodal.index.choice import IndexChoice, choose, load_settings
+from xmodal.index.milvus_sync import open_milvus, vectors_target
 from xmodal.index.persist import open_index
 from xmodal.progress import ProgressFactory
 from xmodal.store.snapshot import load_space
@@ -36,8 +39,11 @@ class IndexCache:
         if cached is not None and cached[0] == gen:
             return cached[1]
         choice = None if exact else self.choice(space, dim)
+        remote = None if exact else vectors_target(self.store)
         idx: VectorIndex
-        if choice is None or choice.kind == "exact":
+        if remote is not None:
+            idx = open_milvus(self.store, space, dim, remote, self.progress)
+        elif choice is None or choice.kind == "exact":
             ids, vecs = load_space(self.store, space, dim)
             idx = create_index(self.kind)
             idx.build(ids, vecs)
@@ -50,7 +56,8 @@ class IndexCache:
         """Bring every approximate index of the collection up to date (after a write)."""
         self.clear()
         for name, record in self.store.spaces().items():
-            if record.dim and self.choice(name, record.dim).kind != "exact":
+            remote = vectors_target(self.store) is not None
+            if record.dim and (remote or self.choice(name, record.dim).kind != "exact"):
                 self.get(name, record.dim)
 
     def clear(self) -> None:
