@@ -167,7 +167,7 @@ def test_collection_is_consistent_and_every_image_has_a_vector(built: Built) -> 
             " LEFT JOIN vectors v ON v.segment_id = s.id AND v.space = 'classic'"
             " WHERE i.modality = 'image' GROUP BY i.id"
         ).fetchall()
-    images = {p for p in indexed(built.expect) if not p.startswith("notes/")}
+    images = {p for p in indexed(built.expect) if not p.startswith(("notes/", "audio/"))}
     assert {built.rel(r[0]) for r in rows} == images
     assert all(r[1] == 1 for r in rows), [tuple(r) for r in rows if r[1] != 1]
 
@@ -219,7 +219,7 @@ def test_search_results_follow_the_contract_and_k(built: Built) -> None:
     assert three[0]["modality"] == "image"
     assert three[0]["score"] == pytest.approx(1.0, abs=1e-4)
     many = search(built, "--image", query, "-k", "100")
-    images = {built.abs(p) for p in indexed(built.expect) if not p.startswith("notes/")}
+    images = {built.abs(p) for p in indexed(built.expect) if not p.startswith(("notes/", "audio/"))}
     # a classic-only collection embeds pixels only: every image and nothing else
     assert {r["path"] for r in many} == images
     assert [r["id"] for r in many[:3]] == [r["id"] for r in three]
@@ -294,7 +294,7 @@ def test_a_huge_k_returns_everything_or_a_usage_error(built: Built) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(done.stdout)["results"]
     check_results(results, built.ids)
-    assert len(results) == sum(1 for p in indexed(built.expect) if not p.startswith("notes/"))
+    assert len(results) == sum(1 for p in indexed(built.expect) if not p.startswith(("notes/", "audio/")))
 
 
 # -- incremental runs -------------------------------------------------------------------------
