@@ -294,7 +294,9 @@ def test_a_huge_k_returns_everything_or_a_usage_error(built: Built) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(done.stdout)["results"]
     check_results(results, built.ids)
-    assert len(results) == sum(1 for p in indexed(built.expect) if not p.startswith(("notes/", "audio/")))
+    assert len(results) == sum(
+        1 for p in indexed(built.expect) if not p.startswith(("notes/", "audio/"))
+    )
 
 
 # -- incremental runs -------------------------------------------------------------------------
