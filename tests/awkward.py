@@ -147,8 +147,9 @@ def gif_frames() -> list[Image.Image]:
 # -- the folder -----------------------------------------------------------------------------
 
 
-def make_awkward_folder(root: Path) -> dict[str, str]:
-    """Write the awkward folder under ``root`` and return the expectations (see module doc)."""
+def make_awkward_folder(root: Path, audio: bool = True) -> dict[str, str]:
+    """Write the awkward folder under ``root`` and return the expectations (see module doc);
+    ``audio=False`` leaves the recordings out."""
     root.mkdir(parents=True, exist_ok=True)
     expect: dict[str, str] = {}
 
@@ -314,7 +315,7 @@ def make_awkward_folder(root: Path) -> dict[str, str]:
     put(".secret/notes.txt", b"hidden notes\n", IGNORED)
 
     # recordings: any rate, depth and channel count, and the broken ones (with the audio extra)
-    if importlib.util.find_spec("soundfile") and importlib.util.find_spec("av"):
+    if audio and importlib.util.find_spec("soundfile") and importlib.util.find_spec("av"):
         for rel, what in make_awkward_audio(root / "audio").items():
             expect[f"audio/{rel}"] = what
     return expect
