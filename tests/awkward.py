@@ -1,6 +1,7 @@
 """A folder of ordinary and awkward inputs for end-to-end tests, generated on the spot.
 
-``make_awkward_folder(root)`` writes the files (Pillow and NumPy only, no network) and returns
+``make_awkward_folder(root)`` writes the files (Pillow and NumPy, and soundfile and PyAV for the
+recordings under ``audio/`` where the audio extra is installed; no network) and returns
 what an index run must make of each, keyed by the path relative to ``root``:
 
 - ``INDEXED``: the file must become an item;
@@ -15,6 +16,7 @@ written as ``\\xNN`` escapes.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -145,8 +147,9 @@ def gif_frames() -> list[Image.Image]:
 # -- the folder -----------------------------------------------------------------------------
 
 
-def make_awkward_folder(root: Path) -> dict[str, str]:
-    """Write the awkward folder under ``root`` and return the expectations (see module doc)."""
+def make_awkward_folder(root: Path, audio: bool = True) -> dict[str, str]:
+    """Write the awkward folder under ``root`` and return the expectations (see module doc);
+    ``audio=False`` leaves the recordings out."""
     root.mkdir(parents=True, exist_ok=True)
     expect: dict[str, str] = {}
 
@@ -310,6 +313,11 @@ def make_awkward_folder(root: Path) -> dict[str, str]:
     put(".hidden.jpg", encoded(shape_image("ring", (255, 0, 0), (0, 0, 255)), "JPEG"), IGNORED)
     put(".secret/inside.png", encoded(shape_image("cross", (0, 255, 0), (0, 0, 0)), "PNG"), IGNORED)
     put(".secret/notes.txt", b"hidden notes\n", IGNORED)
+
+    # recordings: any rate, depth and channel count, and the broken ones (with the audio extra)
+    if audio and importlib.util.find_spec("soundfile") and importlib.util.find_spec("av"):
+        for rel, what in make_awkward_audio(root / "audio").items():
+            expect[f"audio/{rel}"] = what
     return expect
 
 

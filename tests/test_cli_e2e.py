@@ -54,10 +54,10 @@ class Built:
         return os.path.relpath(path, self.root)
 
 
-def build(base: Path, *models: str) -> Built:
+def build(base: Path, *models: str, audio: bool = True) -> Built:
     root = base / "media"
     db = base / "collection"
-    expect = make_awkward_folder(root)
+    expect = make_awkward_folder(root, audio)
     model_args = [a for m in models for a in ("--model", m)]
     report = xmodal_json("index", root, "--db", db, *model_args, "--json", timeout=180)
     ids = xmodal_json("ids", "--db", db, "--json")
@@ -167,7 +167,7 @@ def test_collection_is_consistent_and_every_image_has_a_vector(built: Built) -> 
             " LEFT JOIN vectors v ON v.segment_id = s.id AND v.space = 'classic'"
             " WHERE i.modality = 'image' GROUP BY i.id"
         ).fetchall()
-    images = {p for p in indexed(built.expect) if not p.startswith("notes/")}
+    images = {p for p in indexed(built.expect) if not p.startswith(("notes/", "audio/"))}
     assert {built.rel(r[0]) for r in rows} == images
     assert all(r[1] == 1 for r in rows), [tuple(r) for r in rows if r[1] != 1]
 
@@ -219,7 +219,7 @@ def test_search_results_follow_the_contract_and_k(built: Built) -> None:
     assert three[0]["modality"] == "image"
     assert three[0]["score"] == pytest.approx(1.0, abs=1e-4)
     many = search(built, "--image", query, "-k", "100")
-    images = {built.abs(p) for p in indexed(built.expect) if not p.startswith("notes/")}
+    images = {built.abs(p) for p in indexed(built.expect) if not p.startswith(("notes/", "audio/"))}
     # a classic-only collection embeds pixels only: every image and nothing else
     assert {r["path"] for r in many} == images
     assert [r["id"] for r in many[:3]] == [r["id"] for r in three]
@@ -294,7 +294,9 @@ def test_a_huge_k_returns_everything_or_a_usage_error(built: Built) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(done.stdout)["results"]
     check_results(results, built.ids)
-    assert len(results) == sum(1 for p in indexed(built.expect) if not p.startswith("notes/"))
+    assert len(results) == sum(
+        1 for p in indexed(built.expect) if not p.startswith(("notes/", "audio/"))
+    )
 
 
 # -- incremental runs -------------------------------------------------------------------------
@@ -514,7 +516,8 @@ def test_bad_usage_leaves_the_collection_alone(built: Built, usage_runs: dict[st
 
 @pytest.mark.slow
 def test_text_search_with_default_encoders(tmp_path: Path) -> None:
-    b = build(tmp_path)
+    # pictures and documents: what auto adds for recordings is tested in test_audio.py
+    b = build(tmp_path, audio=False)
     assert b.report["added"] == len(indexed(b.expect))
     info = xmodal_json("info", "--db", b.db, "--json")
     # no CLIP weights here: auto is the classic descriptor, OCR and the bundled text models

@@ -34,8 +34,11 @@ def _kill(proc: subprocess.Popen[str]) -> bool:
     return alive
 
 
-def check_after_kill(db: Path, expected: set[str], may_be_missing: bool) -> dict[str, int]:
-    """The collection opens and is consistent; returns ``{path: stored size}``."""
+def check_after_kill(
+    db: Path, expected: set[str], may_be_missing: bool, space: str = "classic"
+) -> dict[str, int]:
+    """The collection opens and is consistent, every item with one vector in ``space``;
+    returns ``{path: stored size}``."""
     try:
         store = Store(db, create=False)
     except UsageError:
@@ -50,24 +53,28 @@ def check_after_kill(db: Path, expected: set[str], may_be_missing: bool) -> dict
         rows = store.conn.execute(
             "SELECT i.path, i.size, COUNT(v.segment_id) FROM items i"
             " LEFT JOIN segments s ON s.item_id = i.id"
-            " LEFT JOIN vectors v ON v.segment_id = s.id AND v.space = 'classic'"
-            " GROUP BY i.id"
+            " LEFT JOIN vectors v ON v.segment_id = s.id AND v.space = ?"
+            " GROUP BY i.id",
+            (space,),
         ).fetchall()
         stored = {r[0]: r[1] for r in rows}
         assert len(stored) == len(rows)
         assert set(stored) <= expected, set(stored) - expected
         no_vector = [r[0] for r in rows if r[2] != 1]
-        assert not no_vector, f"items without exactly one classic vector: {no_vector[:5]}"
+        assert not no_vector, f"items without exactly one {space} vector: {no_vector[:5]}"
         return stored
     finally:
         store.close()
 
 
-def crash_after_commits(args: tuple[object, ...], commits: int, when: str) -> None:
-    """Run ``xmodal ARGS`` in batches of 8 and SIGKILL it at the ``commits``-th commit."""
+def crash_after_commits(
+    args: tuple[object, ...], commits: int, when: str, batch: int = 8
+) -> None:
+    """Run ``xmodal ARGS`` in batches of ``batch`` and SIGKILL it at the ``commits``-th
+    commit."""
     env = {**cli_env(), "INTERRUPT_SIGNAL": "KILL", "INTERRUPT_WHEN": when}
     proc = subprocess.run(
-        [sys.executable, HELPER, str(commits), "8", *map(str, args)],
+        [sys.executable, HELPER, str(commits), str(batch), *map(str, args)],
         env=env,
         capture_output=True,
         text=True,
@@ -147,3 +154,46 @@ def test_sigkill_at_random_moments_never_corrupts_the_collection(tmp_path: Path)
     assert again["unchanged"] == COUNT
     print(f"kills={kills} ({mid_run_kills} mid-run) items after each: {progress}")
     print(f"took {time.monotonic() - started:.1f}s")
+
+
+def _recordings(root: Path, count: int) -> set[str]:
+    """``count`` short recordings, each a tone of its own pitch, rate and format: one window
+    (so one ``audio-classic`` vector) apiece."""
+    sf = pytest.importorskip("soundfile")
+    pytest.importorskip("librosa")
+    from awkward import tone
+
+    root.mkdir(parents=True)
+    kinds = [("wav", 16_000), ("flac", 44_100), ("ogg", 22_050), ("wav", 8_000)]
+    paths = set()
+    for n in range(count):
+        ext, rate = kinds[n % len(kinds)]
+        path = root / f"take_{n:03d}.{ext}"
+        sf.write(path, tone(1.5 + (n % 3) * 0.5, 150 + 37 * n, rate), rate)
+        paths.add(str(path))
+    return paths
+
+
+def test_sigkill_at_known_commits_keeps_recordings_consistent(tmp_path: Path) -> None:
+    root, db = tmp_path / "recordings", tmp_path / "collection"
+    expected = _recordings(root, 24)
+    args = ("index", root, "--db", db, "--model", "audio-classic", "--workers", "1", "-q")
+    progress = [0]
+    for commits, when in ((1, "after"), (2, "before"), (3, "after")):
+        crash_after_commits(args, commits, when, batch=4)
+        stored = check_after_kill(db, expected, may_be_missing=False, space="audio-classic")
+        assert len(stored) >= progress[-1] + (when == "after"), "committed recordings were lost"
+        progress.append(len(stored))
+    report = xmodal_json(*args, "--json", timeout=300)
+    assert report["skipped"] == [] and report["added"] + report["unchanged"] == len(expected)
+    assert report["unchanged"] == progress[-1]
+    stored = check_after_kill(db, expected, may_be_missing=False, space="audio-classic")
+    assert stored == {p: os.path.getsize(p) for p in expected}
+    store = Store(db, create=False)
+    try:
+        spans = store.conn.execute("SELECT start, end FROM segments").fetchall()
+        assert len(spans) == len(expected) and all(0 <= a < b for a, b in spans)
+    finally:
+        store.close()
+    again = xmodal_json(*args, "--json")
+    assert (again["added"], again["unchanged"]) == (0, len(expected))

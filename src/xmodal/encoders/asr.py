@@ -18,6 +18,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -191,7 +192,13 @@ def _converted(path: Path) -> Path:
     copy = [f for f in ("tokenizer.json", "preprocessor_config.json") if (path / f).is_file()]
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     TransformersConverter(str(path), copy_files=copy).convert(str(tmp), force=True)
-    os.replace(tmp, out)
+    try:
+        os.replace(tmp, out)
+    except OSError:
+        # another process converted the same model first; its copy is as good as ours
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (out / "model.bin").is_file():
+            raise
     return out
 
 

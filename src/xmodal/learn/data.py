@@ -8,7 +8,9 @@ Sources:
   side by side, since ``prepare`` renders only the split it is asked for;
 - a manifest, ``image_path<TAB>text`` (``.tsv``/``.txt``) or ``image_path,text`` (``.csv``),
   with an optional third column naming the pair's category; relative image paths are read
-  from the manifest's folder.
+  from the manifest's folder. The first column may name recordings instead
+  (``audio_path<TAB>text``): an item-side encoder that embeds sound (``audio-classic``) reads
+  them as it reads pictures.
 
 Frozen encoder features are computed once and cached in an ``.npz`` (read back with
 ``allow_pickle=False``) whose name hashes the encoder's fingerprint and the file list, so a
@@ -33,6 +35,7 @@ from xmodal.encoders.base import Encoder, EncoderSpec, TextRole
 from xmodal.errors import DecodeError, UsageError, XmodalError
 from xmodal.learn._io import atomic_write
 from xmodal.progress import Progress, ProgressFactory
+from xmodal.records import Modality
 
 TextField = Literal["annotation", "tags", "document", "mixed"]
 GroupField = Literal["group", "subgroup"]
@@ -179,7 +182,8 @@ def load_manifest(path: str | os.PathLike[str]) -> PairedData:
     delimiter = "," if p.suffix.lower() == ".csv" else "\t"
     with open(p, encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f, delimiter=delimiter))
-    if rows and rows[0] and rows[0][0].strip().lower() in ("image_path", "image", "path"):
+    header = ("image_path", "image", "path", "audio_path", "audio")
+    if rows and rows[0] and rows[0][0].strip().lower() in header:
         rows = rows[1:]
     images: list[Path] = []
     texts: list[str] = []
@@ -302,6 +306,25 @@ def read_image(path: Path, max_side: int | None = None) -> Image.Image:
         raise XmodalError(f"training image {path}: {e}") from None
 
 
+def read_audio(path: Path) -> np.ndarray:
+    """The first seconds of a recording as an audio query embeds them (16 kHz mono float32,
+    decoded within the indexing limits)."""
+    from xmodal.ingest.audio import QUERY_SECONDS
+    from xmodal.media.audio import decode_audio
+    from xmodal.media.limits import DEFAULT_LIMITS
+
+    try:
+        return decode_audio(path, DEFAULT_LIMITS).span(0.0, QUERY_SECONDS)
+    except DecodeError as e:
+        raise XmodalError(f"training recording {path}: {e}") from None
+
+
+def embeds_audio(encoder: Encoder) -> bool:
+    """The item side of a pair is a recording when its encoder hears rather than sees."""
+    mods = encoder.spec.modalities
+    return Modality.AUDIO in mods and Modality.IMAGE not in mods
+
+
 def encoder_input_side(encoder: Encoder) -> int | None:
     """The image side an encoder asks indexing to decode to (None: the default limit)."""
     side = getattr(encoder, "input_side", None)
@@ -314,8 +337,8 @@ def image_features(
     cache_dir: Path | None = None,
     progress: ProgressFactory | None = None,
 ) -> np.ndarray:
-    """``(n, dim)`` features of the pairs' images by a frozen ``encoder``, cached; images
-    embedded are reported to ``progress``."""
+    """``(n, dim)`` features of the pairs' images (or recordings, for an encoder of sound) by
+    a frozen ``encoder``, cached; items embedded are reported to ``progress``."""
     cache = None
     if cache_dir is not None:
         key = feature_cache_key(encoder.spec, file_list_hash(data.images), "image")
@@ -324,10 +347,16 @@ def image_features(
         if hit is not None:
             return hit
     side = encoder_input_side(encoder)
+
+    def embed(paths: list[Path]) -> np.ndarray:
+        if embeds_audio(encoder):
+            return encoder.encode_audio([read_audio(p) for p in paths])
+        return encoder.encode_images([read_image(p, side) for p in paths])
+
     x = _embed_in_batches(
         list(data.images),
         max(1, encoder.batch_size),
-        lambda paths: encoder.encode_images([read_image(p, side) for p in paths]),
+        embed,
         encoder.spec.dim,
         None if progress is None else progress(len(data)),
     )

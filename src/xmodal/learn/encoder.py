@@ -178,6 +178,21 @@ class TrainedModel:
             raise XmodalError(f"{self.root} was loaded without its image encoder")
         return self.embed_image_features(self.image_encoder.encode_images(images))
 
+    @property
+    def hears(self) -> bool:
+        """The item side is a frozen encoder of sound (``audio-classic``), not of pictures."""
+        from xmodal.learn.data import embeds_audio
+
+        return self.image_encoder is not None and embeds_audio(self.image_encoder)
+
+    def embed_audio(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        if not self.hears:
+            raise XmodalError(f"{self.root} embeds no recordings")
+        assert self.image_encoder is not None
+        if not clips:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.embed_image_features(self.image_encoder.encode_audio(clips))
+
     def embed_texts(self, texts: Sequence[str], role: TextRole = "query") -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -226,7 +241,9 @@ class TrainedEncoder(Encoder):
 
             self.input_side = encoder_input_side(model.image_encoder)
         encoders = model.config.get("encoders", {})
-        modalities = {Modality.IMAGE, Modality.TEXT} if model.joint else {Modality.IMAGE}
+        # a head over a sound encoder's features embeds recordings where others embed pictures
+        item = Modality.AUDIO if model.hears else Modality.IMAGE
+        modalities = {item, Modality.TEXT} if model.joint else {item}
         languages: tuple[str, ...] = ()
         if model.text_encoder is not None:
             languages = model.text_encoder.spec.languages
@@ -250,6 +267,9 @@ class TrainedEncoder(Encoder):
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         return self.model.embed_images(images)
+
+    def encode_audio(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        return self.model.embed_audio(clips)
 
     def encode_texts(self, texts: Sequence[str], role: TextRole = "passage") -> np.ndarray:
         if not self.model.joint:

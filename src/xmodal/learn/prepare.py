@@ -87,9 +87,10 @@ def prepare_data(config: TrainConfig, method: Method, bars: ProgressBars | None)
         train_data = _add_styles(train_data, config, bars)
     image_enc = None if method.needs_pixels else get_encoder(config.model.image_encoder)
     text_enc = None if method.image_only else get_encoder(config.model.text_encoder)
-    for enc, need in ((image_enc, "image"), (text_enc, "text")):
-        if enc is not None and not any(str(m) == need for m in enc.spec.modalities):
-            raise UsageError(f"encoder {enc.name!r} does not embed {need}s")
+    # the item side sees pictures or hears recordings
+    for enc, need in ((image_enc, ("image", "audio")), (text_enc, ("text",))):
+        if enc is not None and not any(str(m) in need for m in enc.spec.modalities):
+            raise UsageError(f"encoder {enc.name!r} does not embed {need[0]}s")
         if enc is not None and enc.lexical:
             raise UsageError(f"encoder {enc.name!r} is lexical; it makes no feature vectors")
     cache = cache_dir(config)
