@@ -168,8 +168,11 @@ def decode_video(ref: FileRef, digest: str, limits: DecodeLimits) -> Prepared:
     fallback = name_words(ref.path)
     segments = []
     for n, w in enumerate(windows):
-        said = " ".join(c.text for c in overlapping(w.start, w.end, cues))
-        segments.append(Segment(n, said or fallback, w.start, w.end))
+        shown = overlapping(w.start, w.end, cues)
+        # each cue a timed "word", so a hit on a caption is placed at the caption
+        timed = tuple(Word(max(c.start, w.start), min(c.end, w.end), c.text) for c in shown)
+        said = " ".join(c.text for c in shown)
+        segments.append(Segment(n, said or fallback, w.start, w.end, timed))
     metadata: dict[str, Any] = {
         "duration": round(scan.duration, 3),
         "width": probe.width,
@@ -225,7 +228,8 @@ def _join_words(p: Prepared, words: Sequence[Word]) -> None:
             continue
         said = " ".join(w.text for w in mine)
         shown = seg.text if seg.text != fallback else ""
-        p.segments[n] = replace(seg, text=f"{shown} {said}".strip(), words=mine)
+        timed = tuple(sorted((*seg.words, *mine), key=lambda w: (w.start, w.end)))
+        p.segments[n] = replace(seg, text=f"{shown} {said}".strip(), words=timed)
 
 
 def read_text_in_frames(
