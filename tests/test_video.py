@@ -11,14 +11,13 @@ import pytest
 pytest.importorskip("av")
 pytest.importorskip("scenedetect")
 
-from awkward import xmodal, xmodal_json  # noqa: E402
-from videos import SHOTS, drawing, make_audio_only, make_video, write_srt  # noqa: E402
-
-from xmodal.collection import Collection  # noqa: E402
-from xmodal.errors import DecodeError  # noqa: E402
-from xmodal.media.limits import DEFAULT_LIMITS, DecodeLimits  # noqa: E402
-from xmodal.media.video import frames_at, probe_video, scan_video  # noqa: E402
-from xmodal.media.video_segments import shot_windows  # noqa: E402
+from awkward import xmodal, xmodal_json
+from videos import SHOTS, drawing, make_audio_only, make_video, write_srt
+from xmodal.collection import Collection
+from xmodal.errors import DecodeError
+from xmodal.media.limits import DEFAULT_LIMITS, DecodeLimits
+from xmodal.media.video import frames_at, probe_video, scan_video
+from xmodal.media.video_segments import shot_windows
 
 #: shot lengths of ``holiday.mp4``: the last is long enough to be cut into two windows
 DURATIONS = (3.0, 4.0, 2.5, 12.0)
@@ -70,7 +69,7 @@ def test_frames_are_found_by_time_turned_and_capped(folder) -> None:
     holiday = frames_at(root / "holiday.mp4", [0.5, 16.0], 80)
     assert max(holiday[16.0].size) == 80
     # the star shot is yellow on blue: the frame at 16 s is the star's, not the circle's
-    r, g, b = holiday[16.0].resize((1, 1)).getpixel((0, 0))
+    r, _g, b = holiday[16.0].resize((1, 1)).getpixel((0, 0))
     assert b > r
 
 
@@ -131,7 +130,9 @@ def test_reindex_is_incremental_and_a_new_subtitle_updates(folder, tmp_path: Pat
     root.mkdir()
     make_video(root / "clip.mp4", (2.0, 2.0))
     db = tmp_path / "db"
-    first = xmodal_json("index", root, "--db", db, "--model", "classic", "--model", "bm25", "--json")
+    first = xmodal_json(
+        "index", root, "--db", db, "--model", "classic", "--model", "bm25", "--json"
+    )
     assert first["added"] == 1
     again = xmodal_json("index", root, "--db", db, "--json")
     assert again["unchanged"] == 1 and again["added"] == 0
@@ -148,5 +149,5 @@ def test_cli_shows_moment_shot_and_draws_a_contact_sheet(collection, tmp_path: P
     sheet = tmp_path / "sheet.png"
     done = xmodal("search", "golden star", "--db", col.root, "--contact-sheet", sheet)
     assert done.returncode == 0, done.stderr
-    assert "holiday.mp4 @ 00:12–00:14  (shot 4)  \"…a golden star" in done.stdout
+    assert 'holiday.mp4 @ 00:12–00:14  (shot 4)  "…a golden star' in done.stdout
     assert sheet.is_file() and sheet.stat().st_size > 1000

@@ -26,8 +26,13 @@ class Shot:
     shape: str
 
 
-def drawing(shape: str, colour: tuple[int, int, int], background: tuple[int, int, int],
-            size: tuple[int, int], progress: float = 0.5) -> Image.Image:
+def drawing(
+    shape: str,
+    colour: tuple[int, int, int],
+    background: tuple[int, int, int],
+    size: tuple[int, int],
+    progress: float = 0.5,
+) -> Image.Image:
     """One frame of a shot: the shape grows and drifts as ``progress`` goes 0..1."""
     w, h = size
     img = Image.new("RGB", size, background)
@@ -52,9 +57,16 @@ def drawing(shape: str, colour: tuple[int, int, int], background: tuple[int, int
     return img
 
 
-def make_video(path: Path, durations: Sequence[float], size: tuple[int, int] = (160, 96),
-               fps: int = 10, shots: Sequence[tuple] = SHOTS, audio: bool = False,
-               codec: str = "libx264", rotation: int = 0) -> list[Shot]:
+def make_video(
+    path: Path,
+    durations: Sequence[float],
+    size: tuple[int, int] = (160, 96),
+    fps: int = 10,
+    shots: Sequence[tuple] = SHOTS,
+    audio: bool = False,
+    codec: str = "libx264",
+    rotation: int = 0,
+) -> list[Shot]:
     """Write a video whose n-th shot shows ``shots[n % len(shots)]`` for ``durations[n]``
     seconds; the shots' true times. ``rotation`` (degrees counterclockwise) is written as
     the display matrix phones write, not into the pixels."""
@@ -93,7 +105,9 @@ def _tone(c: object, a: object, seconds: float) -> None:
     import av
 
     rate = 16000
-    samples = (0.2 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate)).astype(np.float32)
+    samples = (0.2 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate)).astype(
+        np.float32
+    )
     for lo in range(0, len(samples), 1024):
         block = samples[lo : lo + 1024].reshape(1, -1)
         fr = av.AudioFrame.from_ndarray(block, format="flt", layout="mono")

@@ -23,8 +23,8 @@ from xmodal.encoders.registry import info
 from xmodal.errors import UsageError
 from xmodal.ingest.commits import DEFAULT_COMMIT_EVERY, Clock, Commits, IndexInterrupted
 from xmodal.ingest.encode import TextCache, encode_batch, writer_for
-from xmodal.ingest.video import save_thumbnails
 from xmodal.ingest.prepare import Failed, PixelPreparer, Prepared, SameContent, prepare
+from xmodal.ingest.video import save_thumbnails
 from xmodal.media.limits import DEFAULT_LIMITS, DecodeLimits
 from xmodal.media.walk import FileRef, walk
 from xmodal.progress import Progress, ProgressFactory

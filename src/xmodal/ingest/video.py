@@ -26,7 +26,14 @@ from xmodal.errors import DecodeError
 from xmodal.ingest.audio import audio_segments, file_hash, hear_speech, name_words
 from xmodal.media.audio import AudioClip, decode_audio
 from xmodal.media.limits import DecodeLimits
-from xmodal.media.video import AudioOnly, Scan, embedded_subtitles, frames_at, probe_video, scan_video
+from xmodal.media.video import (
+    AudioOnly,
+    Scan,
+    embedded_subtitles,
+    frames_at,
+    probe_video,
+    scan_video,
+)
 from xmodal.media.video_segments import Cue, Window, overlapping, parse_subtitles, shot_windows
 from xmodal.media.walk import FileRef
 from xmodal.records import Modality, Segment, Word
@@ -209,7 +216,11 @@ def hear_soundtracks(
         clip = p.video.soundtrack
         spans, speech = audio_segments(clip, "")
         heard = Prepared(
-            p.ref, p.content_hash + "#soundtrack", spans, {"speech_segments": speech}, "",
+            p.ref,
+            p.content_hash + "#soundtrack",
+            spans,
+            {"speech_segments": speech},
+            "",
             audio=clip,
         )
         hear_speech([heard], extractors, cache)
@@ -264,7 +275,9 @@ def _middle_frames(frames: VideoFrames) -> dict[int, Image.Image]:
     return {o: ims[min(1, len(ims) - 1)] for o, ims in by_owner.items()}
 
 
-def embed_frames(enc: Encoder, batch: Sequence[Prepared]) -> dict[int, tuple[list[int], np.ndarray]]:
+def embed_frames(
+    enc: Encoder, batch: Sequence[Prepared]
+) -> dict[int, tuple[list[int], np.ndarray]]:
     """Each window's vector in an image space: the mean of its frames' vectors."""
     out: dict[int, tuple[list[int], np.ndarray]] = {}
     for n, p in enumerate(batch):
@@ -283,7 +296,9 @@ def embed_frames(enc: Encoder, batch: Sequence[Prepared]) -> dict[int, tuple[lis
     return out
 
 
-def embed_soundtracks(enc: Encoder, batch: Sequence[Prepared]) -> dict[int, tuple[list[int], np.ndarray]]:
+def embed_soundtracks(
+    enc: Encoder, batch: Sequence[Prepared]
+) -> dict[int, tuple[list[int], np.ndarray]]:
     """Each window's vector in an audio space: its stretch of the soundtrack."""
     from xmodal.ingest.audio import embed_audio
 

@@ -97,16 +97,25 @@ def probe_video(path: str | os.PathLike[str], limits: DecodeLimits) -> VideoProb
         if w <= 0 or h <= 0:
             raise DecodeError("video stream has no frame size (corrupt video header)")
         if w * h > limits.max_pixels:
-            raise DecodeError(f"video frame {w}x{h} is larger than the limit of {limits.max_pixels} pixels")
+            raise DecodeError(
+                f"video frame {w}x{h} is larger than the limit of {limits.max_pixels} pixels"
+            )
         duration = _duration(c, v)
         if duration > limits.max_video_seconds:
             raise DecodeError(
-                f"video longer than the limit of {limits.max_video_seconds:.0f} s ({duration:.0f} s)"
+                f"video longer than the limit of {limits.max_video_seconds:.0f} s"
+                f" ({duration:.0f} s)"
             )
         rate = v.average_rate or v.guessed_rate
         return VideoProbe(
-            duration, w, h, float(rate) if rate else 0.0, v.codec_context.name,
-            c.format.name, has_audio, len(c.streams.subtitles),
+            duration,
+            w,
+            h,
+            float(rate) if rate else 0.0,
+            v.codec_context.name,
+            c.format.name,
+            has_audio,
+            len(c.streams.subtitles),
         )
 
 

@@ -4,6 +4,7 @@ text (subtitle cues, heard words) that belongs to each."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Sequence
@@ -38,7 +39,7 @@ def shot_windows(cuts: Sequence[float], duration: float) -> list[Window]:
     ``WINDOW`` seconds."""
     edges = [0.0, *sorted(c for c in cuts if 0.0 < c < duration), duration]
     out: list[Window] = []
-    for shot, (a, b) in enumerate(zip(edges, edges[1:], strict=False)):
+    for shot, (a, b) in enumerate(itertools.pairwise(edges)):
         parts = max(1, math.ceil((b - a) / WINDOW - 1e-9))
         size = (b - a) / parts
         out.extend(

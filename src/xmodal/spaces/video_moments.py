@@ -22,7 +22,8 @@ def shot_of(ref: SegmentRef) -> int | None:
 
 
 def video_fields(hit: SearchHit, ref: SegmentRef, root: str | os.PathLike[str]) -> SearchHit:
-    """``hit`` with its shot (numbered from 1) and the thumbnail of its window, when it is a video's."""
+    """``hit`` with its shot (numbered from 1) and the thumbnail of its window, when it is
+    a video's."""
     shot = shot_of(ref)
     if shot is None:
         return hit
@@ -50,7 +51,11 @@ class MomentMerger:
     def add(self, hit: SearchHit) -> None:
         if hit.shot is not None and hit.start is not None and hit.end is not None:
             for m in self._moments:
-                if m.item == hit.id and m.shot == hit.shot and hit.segment in (m.first - 1, m.last + 1):
+                if (
+                    m.item == hit.id
+                    and m.shot == hit.shot
+                    and hit.segment in (m.first - 1, m.last + 1)
+                ):
                     old = self.hits[m.at]
                     assert old.start is not None and old.end is not None
                     self.hits[m.at] = replace(
@@ -58,5 +63,7 @@ class MomentMerger:
                     )
                     m.first, m.last = min(m.first, hit.segment), max(m.last, hit.segment)
                     return
-            self._moments.append(_Moment(len(self.hits), hit.id, hit.shot, hit.segment, hit.segment))
+            self._moments.append(
+                _Moment(len(self.hits), hit.id, hit.shot, hit.segment, hit.segment)
+            )
         self.hits.append(hit)
