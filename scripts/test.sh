@@ -8,7 +8,7 @@ if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
     apt-get update -q && apt-get install -y -q espeak-ng sox
 fi
 python3 -m venv .venv
-.venv/bin/pip install -q -c constraints.txt -e '.[dev,audio]'
+.venv/bin/pip install -q -c constraints.txt -e '.[dev,audio,video]'
 # the browser tests drive Debian's chromium; where it cannot be installed they skip, saying so
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     SUDO=""
