@@ -54,9 +54,10 @@ def _text_tile(text: str, side: int) -> Image.Image:
 def tile(hit: SearchHit, side: int = THUMB) -> Image.Image:
     """A ``side`` x ``side`` picture of a hit: its image scaled down and centred, or (for a
     text hit, or an image that no longer decodes) its words."""
-    if hit.modality is Modality.IMAGE:
+    source = hit.thumbnail if hit.thumbnail is not None else hit.path
+    if hit.modality is Modality.IMAGE or hit.thumbnail is not None:
         try:
-            with open(hit.path, "rb") as f:
+            with open(source, "rb") as f:
                 rgb = decode_image(f.read(), DecodeLimits(max_side=side)).image
             square = Image.new("RGB", (side, side), (255, 255, 255))
             square.paste(rgb, ((side - rgb.width) // 2, (side - rgb.height) // 2))

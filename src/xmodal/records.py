@@ -119,6 +119,9 @@ class SearchHit:
     spaces: dict[str, float] = field(default_factory=dict)
     #: page number from 1 of the segment, in documents that have pages (PDF)
     page: int | None = None
+    #: a video hit's shot (from 0) and the JPEG of its moment
+    shot: int | None = None
+    thumbnail: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -137,6 +140,10 @@ class SearchHit:
             out["spaces"] = {k: float(v) for k, v in self.spaces.items()}
         if self.page is not None:
             out["page"] = self.page
+        if self.shot is not None:
+            out["shot"] = self.shot
+        if self.thumbnail is not None:
+            out["thumbnail"] = self.thumbnail
         return out
 
 
@@ -167,6 +174,7 @@ _REASON_GROUPS = (
     (r"^binary content", "binary content"),
     (r"decoder error|out of memory", "decoder error"),
     (r"image|SVG", "corrupt image"),
+    (r"video", "corrupt video"),
     (r"audio", "corrupt audio"),
     (r"PDF|DOCX|EPUB|HTML", "corrupt document"),
 )

@@ -76,12 +76,15 @@ def add_parser(sub: Subparsers) -> None:
     se.add_argument("-k", type=int, default=10, help="number of results (default 10)")
     se.add_argument("--model", help="search only this space (see `xmodal info`)")
     se.add_argument(
-        "--type", action="append", help="only these modalities: image, text, audio (repeatable)"
+        "--type",
+        action="append",
+        help="only these modalities: image, text, audio, video (repeatable)",
     )
     se.add_argument(
         "--group",
         choices=("file",),
-        help="file: keep the best moment of each recording (moments rank apart by default)",
+        help="file: keep the best moment of each recording or video (moments rank apart by"
+        " default)",
     )
     se.add_argument("--after", help="modified on or after this date (YYYY-MM-DD)")
     se.add_argument("--before", help="modified before this date (YYYY-MM-DD)")
@@ -186,6 +189,8 @@ def print_hits(hits: Sequence[SearchHit], extras: Sequence[dict[str, Any]] = ())
         text = " ".join(h.text.split())
         if h.start is not None and h.end is not None:
             where = f" @ {clock(h.start)}–{clock(h.end)}"
+            if h.shot is not None:
+                where += f"  (shot {h.shot}) "
             if text:
                 where += f' "…{cut(text, SNIPPET_WIDTH - 4)}…"'
             text = ""

@@ -14,6 +14,12 @@ from xmodal.encoders.registry import SpaceKind, info
 from xmodal.errors import DecodeError
 from xmodal.ingest.audio import embed_audio, hear_speech
 from xmodal.ingest.prepare import PixelPreparer, Prepared
+from xmodal.ingest.video import (
+    embed_frames,
+    embed_soundtracks,
+    hear_soundtracks,
+    read_text_in_frames,
+)
 from xmodal.media.text import MAX_PASSAGES, passages
 from xmodal.records import Modality, Segment
 from xmodal.store.sqlite import ExtractedText, NewItem, Store
@@ -166,7 +172,9 @@ def _embed(enc: Encoder, batch: Sequence[Prepared], out: _BatchOutput) -> None:
     it takes audio, else the words of every segment."""
     if enc.accepts(Modality.AUDIO):
         out.vectors_by_item(enc.name, embed_audio(enc, batch))
+        out.vectors_by_item(enc.name, embed_soundtracks(enc, batch))
     if enc.accepts(Modality.IMAGE):
+        out.vectors_by_item(enc.name, embed_frames(enc, batch))
         idx = [n for n, p in enumerate(batch) if p.image is not None]
         if idx:
             vecs = _image_vectors(enc, [batch[n] for n in idx])
@@ -222,6 +230,8 @@ def encode_batch(
     cache = cache or TextCache(None)
     read_text_in_images(batch, extractors, cache)
     hear_speech(batch, extractors, cache)
+    read_text_in_frames(batch, extractors, cache)
+    hear_soundtracks(batch, extractors, cache)
     out = _BatchOutput([{} for _ in batch], [{} for _ in batch])
     for enc, write in spaces:
         write(enc, batch, out)

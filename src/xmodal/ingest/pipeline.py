@@ -24,6 +24,7 @@ from xmodal.errors import UsageError
 from xmodal.ingest.commits import DEFAULT_COMMIT_EVERY, Clock, Commits, IndexInterrupted
 from xmodal.ingest.encode import TextCache, encode_batch, writer_for
 from xmodal.ingest.prepare import Failed, PixelPreparer, Prepared, SameContent, prepare
+from xmodal.ingest.video import save_thumbnails
 from xmodal.media.limits import DEFAULT_LIMITS, DecodeLimits
 from xmodal.media.walk import FileRef, walk
 from xmodal.progress import Progress, ProgressFactory
@@ -189,6 +190,7 @@ class _IndexRun:
         if not self.batch:
             return
         prepared = [p for p, _ in self.batch]
+        save_thumbnails(self.store.root, prepared)
         items = encode_batch(prepared, self.spaces, self.extractors, self.cache)
         self.commits.items.extend(zip(items, (u for _, u in self.batch), strict=True))
         if self.bar:

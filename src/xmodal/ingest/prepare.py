@@ -7,7 +7,7 @@ import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image
@@ -23,6 +23,9 @@ from xmodal.media.svg import SVG_EXTENSIONS, decode_svg
 from xmodal.media.text import MAX_PASSAGES, passages, sidecar_text
 from xmodal.media.walk import FileRef
 from xmodal.records import Modality, Segment
+
+if TYPE_CHECKING:
+    from xmodal.ingest.video import VideoFrames
 
 
 @runtime_checkable
@@ -52,6 +55,8 @@ class Prepared:
     scans: PdfScans | None = None
     #: a recording decoded to 16 kHz mono (``xmodal.media.audio.AudioClip``)
     audio: AudioClip | None = None
+    #: a video's frames, thumbnails and soundtrack (``xmodal.ingest.video.VideoFrames``)
+    video: VideoFrames | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +120,10 @@ def prepare(
             from xmodal.ingest.audio import prepare_audio
 
             return prepare_audio(ref, limits, stored_hash, stored_id, vanished)
+        if ref.modality is Modality.VIDEO:
+            from xmodal.ingest.video import prepare_video
+
+            return prepare_video(ref, limits, stored_hash, stored_id, vanished)
         read = _read(ref, limits)
         digest = content_hash(read, ref.path)
         if stored_id is not None and digest == stored_hash:

@@ -24,6 +24,10 @@ class DecodeLimits:
     max_audio_bytes: int = 4 * 1024**3
     #: audio longer than this (seconds) is refused; its header is checked before decoding
     max_audio_seconds: float = 6 * 3600.0
+    #: video files larger than this are refused (they are streamed, not read whole)
+    max_video_bytes: int = 16 * 1024**3
+    #: video longer than this (seconds) is refused; its header is checked before decoding
+    max_video_seconds: float = 4 * 3600.0
     image_formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO", "HEIF")
 
 

@@ -16,6 +16,8 @@ from xmodal.media.image import IMAGE_EXTENSIONS
 from xmodal.media.sniff import HEAD_BYTES, text_encoding
 from xmodal.media.svg import SVG_EXTENSIONS
 from xmodal.media.text import SIDECAR_EXTENSIONS, TEXT_EXTENSIONS
+from xmodal.media.video import VIDEO_EXTENSIONS
+from xmodal.media.video_segments import SUBTITLE_EXTENSIONS, subtitle_sidecars
 from xmodal.records import Modality, Skipped
 
 LINK_OUT_REASON = "symbolic link leads outside the indexed folders (--follow-links to index it)"
@@ -53,6 +55,8 @@ def modality_of(path: str) -> Modality | None:
         return Modality.TEXT
     if ext in AUDIO_EXTENSIONS:
         return Modality.AUDIO
+    if ext in VIDEO_EXTENSIONS:
+        return Modality.VIDEO
     return None
 
 
@@ -117,8 +121,10 @@ def _file_ref(path: str, names: set[str], out: WalkResult) -> None:
         mod = Modality.TEXT
     sidecars: tuple[str, ...] = ()
     side_st: list[os.stat_result] = []
-    if mod is Modality.IMAGE:
-        sidecars = _sidecars_for(path, names)
+    if mod is Modality.IMAGE or mod is Modality.VIDEO:
+        sidecars = (
+            _sidecars_for(path, names) if mod is Modality.IMAGE else subtitle_sidecars(path, names)
+        )
         for s in sidecars:
             try:
                 side_st.append(os.stat(s))
@@ -133,6 +139,13 @@ def _is_sidecar(name: str, names: set[str]) -> bool:
     """A .txt/.json beside an image of the same stem describes that image; it is not a
     document of its own."""
     stem, ext = os.path.splitext(name)
+    if ext.lower() in SUBTITLE_EXTENSIONS:
+        # movie.srt, movie.en.vtt beside movie.mp4 are the video's subtitles
+        stems = {stem, stem.rsplit(".", 1)[0]}
+        return any(
+            modality_of(other) is Modality.VIDEO and os.path.splitext(other)[0] in stems
+            for other in names
+        )
     if ext.lower() not in SIDECAR_EXTENSIONS:
         return False
     if ext.lower() == ".json" and modality_of(stem) is Modality.IMAGE and stem in names:

@@ -31,6 +31,7 @@ from xmodal.spaces.moments import matched_span, moment_key
 from xmodal.spaces.query_audio import decode_query_audio
 from xmodal.spaces.query_image import decode_query_image
 from xmodal.spaces.vector import VectorSpace
+from xmodal.spaces.video_moments import MomentMerger, video_fields
 from xmodal.store.sqlite import SegmentRef, SpaceRecord, Store
 
 
@@ -163,15 +164,19 @@ class Searcher:
         fused = fuse_scaled(rankings, req.fusion, req.weights)
         if req.min_score is not None:
             fused = [f for f in fused if f.score >= req.min_score]
-        hits = []
-        for f in fused[: req.k]:
+        merged = MomentMerger()
+        for f in fused:
+            if len(merged.hits) >= req.k:
+                break
             top_space = max(f.per_space, key=lambda s: f.per_space[s])
             hit = best[(top_space, f.key)]
-            span = matched_span(resolved[hit.segment_id].segment, req.query)
+            ref = resolved[hit.segment_id]
+            span = matched_span(ref.segment, req.query)
             if span is not None and hit.start is None:
                 hit = replace(hit, start=span[0], end=span[1])
-            hits.append(_search_hit(resolved[hit.segment_id], hit, f.score, f.per_space))
-        return hits
+            shown = _search_hit(ref, hit, f.score, f.per_space)
+            merged.add(video_fields(shown, ref, self.store.root))
+        return merged.hits
 
 
 def _check_request(req: SearchRequest, known: Mapping[str, SpaceRecord], store: Store) -> list[str]:
