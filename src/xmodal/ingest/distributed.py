@@ -62,7 +62,8 @@ Outcome = NewItem | SameContent | Failed
 
 def embed_partition(part: Partition) -> list[Outcome]:
     """Decode and embed one partition's files (runs in a Ray worker); one outcome per job."""
-    from xmodal import catalogue  # noqa: F401  (registers the built-in encoders)
+    # the built-in encoders are registered by the package itself (xmodal/__init__ loads the
+    # catalogue), which a Ray worker imports before this module
     from xmodal.encoders.registry import get_encoder, get_extractor, is_extractor
 
     encoders = [get_encoder(n) for n in part.names if not is_extractor(n)]
