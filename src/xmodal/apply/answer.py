@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 import pysbd
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from xmodal.collection import Collection
 from xmodal.encoders.base import Encoder
 from xmodal.errors import UsageError
 from xmodal.eval.calibration import load_calibration, relevance
+from xmodal.query.negation import stop_words
 from xmodal.query.parse import Query, Term
 from xmodal.records import Modality, SearchHit
 from xmodal.spaces.vector import VectorSpace
@@ -99,7 +99,7 @@ def sentences(text: str) -> list[str]:
 
 def content_words(text: str) -> set[str]:
     """Lower-cased words minus English stop words; Chinese by character (it has no spaces)."""
-    words = {w.lower() for w in _WORD.findall(text)} - ENGLISH_STOP_WORDS
+    words = {w.lower() for w in _WORD.findall(text)} - stop_words()
     out: set[str] = set()
     for w in words:
         out.update(w) if _CJK.search(w) else out.add(w)

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 EXAMPLES = (
     "xmodal index ~/Pictures                      # into the default collection",
-    "xmodal index ~/Pictures ~/Documents --db ~/collections/home",
     "xmodal index ~/Photos --exclude '*.tmp' --model clip:ViT-B-32@laion2b_s34b_b79k",
     "xmodal index /shared/photos --ray ray://head:10001 --vectors milvus://milvus:19530",
 )

@@ -22,7 +22,7 @@ EXAMPLES = (
 
 def add_parser(sub: Subparsers) -> None:
     vec = add_command(sub, "vectors", "where a collection's vectors are searched", EXAMPLES)
-    verbs = vec.add_subparsers(dest="verb", required=True, metavar="VERB")
+    verbs = vec.add_subparsers(dest="verb", required=True, metavar="VERB", help="what to do")
     move = add_command(
         verbs,
         "move",

@@ -13,11 +13,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from functools import cache
 
 from xmodal.query.parse import Query, Term, parse_query
 from xmodal.records import SearchHit
+
+
+@cache
+def stop_words() -> frozenset[str]:
+    """English words too common to count as a mention; scikit-learn's list, loaded on first
+    use because importing it costs every command a second."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
 
 #: weight of an unwanted concept: a full -1 often overshoots and drags in its opposite
 NEGATIVE_WEIGHT = 0.5
@@ -107,7 +116,7 @@ def negative_texts(query: Query) -> list[str]:
 
 
 def _content_words(text: str) -> set[str]:
-    words = {w.lower() for w in _WORD.findall(text)} - ENGLISH_STOP_WORDS
+    words = {w.lower() for w in _WORD.findall(text)} - stop_words()
     return {_singular(w) for w in words}
 
 
