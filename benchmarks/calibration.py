@@ -3,10 +3,10 @@
     xmodal bench prepare openmoji --split test --out data/om-test
     python benchmarks/calibration.py --data data/om-test --plot docs/img/calibration-reliability.png
 
-Indexes the benchmark's pictures (the t2i targets) with emoji-small, then for isotonic regression and Platt
-scaling fits the ``t2i`` task's scores on half its queries and measures ECE (10 equal-width
-bins) on the other half, over several random splits of the queries; the reliability diagram
-of the first split of each method is drawn into one figure.
+Indexes the benchmark's pictures (the t2i targets) with emoji-small, then for isotonic
+regression and Platt scaling fits the ``t2i`` task's scores on half its queries and measures
+ECE (10 equal-width bins) on the other half, over several random splits of the queries; the
+reliability diagram of the first split of each method is drawn into one figure.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from _common import facts_markdown, machine_facts, md_table
 from xmodal.collection import Collection
 from xmodal.eval.benchmarks import load_layout
 from xmodal.eval.calibration import Method, calibrate
-from xmodal.eval.runner import RunOptions, qrels_by_path, read_queries
 from xmodal.eval.report.reliability import draw_reliability
+from xmodal.eval.runner import RunOptions, qrels_by_path, read_queries
 from xmodal.eval.trec import read_qrels
 
 METHODS: tuple[Method, ...] = ("isotonic", "platt")

@@ -97,7 +97,9 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     out = []
     for r in rows:
         d = r.get("diff")
-        vs = f"{d['mean']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}], p={d['p']:.3g}" if d else "-"
+        vs = "-"
+        if d:
+            vs = f"{d['mean']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}], p={d['p']:.3g}"
         out.append(
             [
                 r["task"],
