@@ -30,6 +30,7 @@ from xmodal.eval.benchmarks import scenes as bsc
 from xmodal.eval.trec import read_qrels
 from xmodal.media.image import filename_words
 from xmodal.media.text import SIDECAR_EXTENSIONS
+from xmodal.media.walk import walk
 
 SVG = (
     '<svg viewBox="0 0 72 72" xmlns="http://www.w3.org/2000/svg">'
@@ -564,3 +565,17 @@ def test_oracle_captions_and_chance_and_a_real_run(fake_openmoji: Path, tmp_path
     t2i = json.loads(done.stdout)["tasks"]["t2i"]
     assert t2i["recall@10"] > chance["t2i"].means["recall@10"]
     assert t2i["metric"] == "recall@10" and t2i["num_queries"] > 0
+
+
+def test_scenes_oracle_captions(scenes_easy: BenchmarkLayout, tmp_path: Path) -> None:
+    assert not list((scenes_easy.root / "images").glob("*.txt"))
+    assert "ORACLE" not in scenes_easy.description
+    oracle = bsc.prepare(tmp_path / "oracle", n_images=6, seed=1, size=32, oracle_captions=True)
+    assert "ORACLE" in oracle.description and oracle.params["oracle_captions"] is True
+    records = json.loads((oracle.root / bsc.RECORDS_FILE).read_text(encoding="utf-8"))
+    for scene in records["scenes"]:
+        sidecar = (oracle.root / scene["image"]).with_suffix(".txt")
+        assert sidecar.read_text(encoding="utf-8") == scene["caption"] + "\n"
+    # the sidecars describe the pictures: the collection sees them as no documents of their own
+    found = walk([oracle.root / "images"]).files
+    assert len(found) == 6 and all(f.sidecars for f in found)

@@ -72,6 +72,12 @@ def test_calibrate_then_min_relevance(cal_db: tuple[Path, Path, Path], tmp_path:
     assert 0 < len(kept) < len(every)
     assert all(r["relevance"] >= 0.5 for r in kept)
     assert sum("boats" in r["path"] for r in kept) >= len(kept) / 2
+    # the eval report of a calibrated collection shows each space's reliability
+    report = tmp_path / "eval"
+    xmodal_json("eval", "--db", db, "--queries", q, "--qrels", qrels, "--report", report,
+                "--json")
+    assert (report / "reliability.png").stat().st_size > 0
+    assert 'src="reliability.png"' in (report / "index.html").read_text(encoding="utf-8")
 
 
 def test_min_relevance_needs_calibration(tmp_path: Path) -> None:

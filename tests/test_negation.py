@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -57,49 +58,51 @@ def test_demote_keeps_order_within_groups() -> None:
 
 
 @pytest.fixture(scope="module")
-def docs_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def docs_col(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collection]:
+    """One collection for the module, indexed and searched in this process (the encoder is
+    loaded once); the CLI tests read the same folder."""
     root = tmp_path_factory.mktemp("neg")
     (root / "docs").mkdir()
     for name, text in DOCS.items():
         (root / "docs" / name).write_text(text, encoding="utf-8")
-    db = root / "db"
-    xmodal_json("index", root / "docs", "--db", db, "--model", "minilm", "--model", "bm25",
-                "--json")
-    return db
+    with Collection.open(root / "db") as col:
+        col.index([root / "docs"], models=["minilm", "bm25"])
+        yield col
 
 
-def _names(hits: list[dict[str, object]]) -> list[str]:
-    return [Path(str(h["path"])).name for h in hits]
+def _names(hits: Sequence[SearchHit | dict[str, object]]) -> list[str]:
+    return [Path(str(h["path"] if isinstance(h, dict) else h.path)).name for h in hits]
 
 
-@pytest.mark.parametrize("query", ["a cat without glasses", "cat but not glasses"])
-def test_negated_query_ranks_unmentioned_first(docs_db: Path, query: str) -> None:
-    out = xmodal_json("search", query, "--db", docs_db, "-k", "5", "--json")
-    names = _names(out["results"])
+def _unmentioned_first(names: list[str]) -> None:
     cats = [n for n in names if n.startswith("cat")]
-    free = {"cat_plain.txt", "cat_garden.txt"}
-    assert set(cats[:2]) == free, names
+    assert set(cats[:2]) == {"cat_plain.txt", "cat_garden.txt"}, names
 
 
-def test_chinese_negation(docs_db: Path) -> None:
-    out = xmodal_json("search", "不要红色的车", "--db", docs_db, "-k", "7", "--json")
-    names = _names(out["results"])
+def test_negated_query_ranks_unmentioned_first_cli(docs_col: Collection) -> None:
+    out = xmodal_json("search", "a cat without glasses", "--db", docs_col.root, "-k", "5", "--json")
+    _unmentioned_first(_names(out["results"]))
+
+
+def test_negated_query_ranks_unmentioned_first_python(docs_col: Collection) -> None:
+    _unmentioned_first(_names(docs_col.search("cat but not glasses", k=5)))
+
+
+def test_chinese_negation(docs_col: Collection) -> None:
+    names = _names(docs_col.search("不要红色的车", k=7))
     assert names.index("car_blue.txt") < names.index("car_red.txt")
 
 
-def test_expand_from_python(docs_db: Path) -> None:
-    with Collection.open(docs_db, create=False) as col:
-        plain = col.search("sofa", k=3)
-        expanded = col.search("sofa", k=3, expand=True)
-    assert expanded and {h.id for h in expanded} <= {h.id for h in col_all(docs_db)}
+def test_expand_from_python(docs_col: Collection) -> None:
+    plain = docs_col.search("sofa", k=3)
+    expanded = docs_col.search("sofa", k=3, expand=True)
+    every = docs_col.search("cat dog car sofa beach", k=10)
+    assert expanded and {h.id for h in expanded} <= {h.id for h in every}
     assert plain[0].id in {h.id for h in expanded}
 
 
-def col_all(db: Path) -> list[SearchHit]:
-    with Collection.open(db, create=False) as col:
-        return col.search("cat dog car sofa beach", k=10)
-
-
-def test_expand_from_cli(docs_db: Path) -> None:
-    out = xmodal_json("search", "ginger cat", "--db", docs_db, "-k", "3", "--expand", "--json")
+def test_expand_from_cli(docs_col: Collection) -> None:
+    out = xmodal_json(
+        "search", "ginger cat", "--db", docs_col.root, "-k", "3", "--expand", "--json"
+    )
     assert _names(out["results"])[0] == "cat_garden.txt"

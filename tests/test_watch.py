@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from awkward import spawn, xmodal_json
+from xmodal.collection import Collection
 from xmodal.watch import index_roots
 
 #: a generous bound on how long a change may take to show; not a timing assertion
@@ -20,8 +21,9 @@ DEADLINE = 90.0
 
 
 def _ids(db: Path) -> dict[str, str]:
-    out: dict[str, str] = xmodal_json("ids", "--db", db, "--json")
-    return out
+    # read in this process: a CLI start per poll would cost more than the watcher's work
+    with Collection.open(db, create=False) as col:
+        return col.ids()
 
 
 def _until(cond: Callable[[dict[str, str]], bool], db: Path, proc: subprocess.Popen[str]) -> dict[
@@ -77,6 +79,7 @@ def test_watch_follows_changes_and_stops_on_sigterm(
     reports = [json.loads(line) for line in out.splitlines() if line.strip()]
     assert reports and all("added" in r for r in reports)
     assert all(r["unchanged"] == 0 for r in reports[1:]), reports
+    assert set(xmodal_json("ids", "--db", db, "--json")) == set(_ids(db))
 
 
 def test_watch_resumes_after_kill(watched: tuple[Path, Path, subprocess.Popen[str]]) -> None:

@@ -59,7 +59,8 @@ def _add_prepare(bsub: Subparsers) -> None:
     bp.add_argument(
         "--oracle-captions",
         action="store_true",
-        help="openmoji: give each drawing its caption as a sidecar (an upper-bound baseline)",
+        help="openmoji, scenes: give each picture its caption as a sidecar (an upper-bound "
+        "baseline)",
     )
     end_command(bp, cmd_bench_prepare)
 

@@ -50,7 +50,12 @@ def add_parser(sub: Subparsers) -> None:
     ev.add_argument("--run-out", help="write the run here in TREC format")
     ev.add_argument("-k", type=int, default=100, help="results per query (default 100)")
     ev.add_argument("--model", help="search only this space")
-    ev.add_argument("--report", metavar="DIR", help="write an HTML report with plots here")
+    ev.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write an HTML report with plots here (and the reliability diagram of calibrated "
+        "spaces)",
+    )
     ev.add_argument(
         "--compare",
         action="append",
@@ -109,9 +114,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
             )
         ev = next(iter(evals.values()))
         if args.report:
+            from xmodal.eval.calibration import load_calibration, reliability_curves
             from xmodal.eval.runner import report_runs
 
-            page = report_runs(col, evals, qrels, args.report, title=f"xmodal eval: {col.root}")
+            base = os.path.dirname(os.path.abspath(args.queries))
+            curves = reliability_curves(
+                col, queries, qrels, load_calibration(col), RunOptions(args.k, base_dir=base)
+            )
+            page = report_runs(
+                col, evals, qrels, args.report, title=f"xmodal eval: {col.root}", reliability=curves
+            )
             if not args.json:
                 print(f"report: {page}")
     if args.run_out:

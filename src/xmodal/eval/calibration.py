@@ -162,6 +162,24 @@ def calibrate(
     return report
 
 
+def reliability_curves(
+    col: Collection,
+    queries: Mapping[str, str],
+    qrels: Qrels,
+    calibrators: Mapping[str, Calibrator],
+    options: RunOptions,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per calibrated space, the stored map's probabilities for the top hits of ``queries``
+    and whether each hit is relevant: the reliability diagram of an evaluation."""
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    judged = [q for q in queries if q in qrels]
+    for name, calibrator in sorted(calibrators.items()):
+        scores, labels = _pooled(score_pairs(col, queries, qrels, name, options), judged)
+        if len(scores):
+            out[name] = (calibrator.probability(scores), labels)
+    return out
+
+
 def save_calibration(root: Path, calibrators: Mapping[str, Calibrator]) -> Path:
     """Merge ``calibrators`` into the collection's calibration file (atomically)."""
     path = Path(root) / CALIBRATION_FILE

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from xmodal.collection import Collection
 from xmodal.errors import UnembeddableQueryError, UsageError
 from xmodal.eval.metrics import DEFAULT_KS, EvalResult, evaluate, normalize_ks
@@ -162,9 +164,11 @@ def report_runs(
     out_dir: str | os.PathLike[str],
     *,
     title: str,
+    reliability: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Path:
     """An HTML report (plots, confidence intervals, paired tests, hardest queries with
-    thumbnails) of one or more runs over the same queries; the first run is the baseline."""
+    thumbnails) of one or more runs over the same queries; the first run is the baseline.
+    ``reliability`` adds the reliability diagram of calibrated spaces."""
     from xmodal.eval.report import RunReport, write_report
     from xmodal.records import Modality
 
@@ -179,4 +183,6 @@ def report_runs(
         RunReport(name, qrels, ev.run, ev.result, dict(ev.queries), labels)
         for name, ev in evals.items()
     ]
-    return write_report(Path(out_dir), runs, title=title, thumbnails=thumb)
+    return write_report(
+        Path(out_dir), runs, title=title, thumbnails=thumb, reliability=reliability
+    )

@@ -220,8 +220,11 @@ def _stylesheet() -> Markup:
     return Markup(text.read_text(encoding="utf-8"))
 
 
-def render_page(data: ReportData, thumbs: Thumbnails) -> str:
-    """The page of ``data``; thumbnails are written through ``thumbs`` as they are shown."""
+def render_page(
+    data: ReportData, thumbs: Thumbnails, reliability_plot: str | None = None
+) -> str:
+    """The page of ``data``; thumbnails are written through ``thumbs`` as they are shown;
+    ``reliability_plot``, the file of a reliability diagram beside the page, is shown too."""
     runs = data.runs
     return (
         _environment()
@@ -238,6 +241,7 @@ def render_page(data: ReportData, thumbs: Thumbnails) -> str:
             max_k=data.max_k,
             recall_plot=RECALL_PLOT,
             pr_plot=PR_PLOT,
+            reliability_plot=reliability_plot,
             top_shown=TOP_SHOWN,
             confidence=f"{CONFIDENCE:.0%}",
             bootstrap_resamples=BOOTSTRAP_RESAMPLES,

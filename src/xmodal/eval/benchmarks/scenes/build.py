@@ -47,6 +47,10 @@ class ScenesOptions:
     difficulty: str = field(default="easy", metadata=doc("easy or hard"))
     size: int = field(default=128, metadata=doc("image side in pixels"))
     max_queries: int = field(default=200, metadata=doc("at most this many queries per text task"))
+    oracle_captions: bool = field(
+        default=False,
+        metadata=doc("give each picture its caption as a sidecar (an upper-bound baseline)"),
+    )
 
 
 def prepare(
@@ -95,6 +99,9 @@ def prepare(
             )
             image.save(root / scene.image, format="PNG", optimize=False)
             atomic_write_text(root / scene.text, scene.caption + "\n")
+            if opts.oracle_captions:
+                # the answer key beside the picture: text spaces read it as the image's words
+                atomic_write_text((root / scene.image).with_suffix(".txt"), scene.caption + "\n")
             scenes.append(scene)
         scenes.sort(key=lambda s: s.image)
         write_manifest(_write_tasks(root, scenes, level, params))
@@ -175,7 +182,8 @@ def _write_tasks(
         root=root,
         documents=(root / "images", root / "texts"),
         tasks=tuple(tasks),
-        description=f"synthetic shape scenes ({params['difficulty']}) with exact labels",
+        description=f"synthetic shape scenes ({params['difficulty']}) with exact labels"
+        + (" - ORACLE: every picture carries its caption" if params["oracle_captions"] else ""),
         params=params,
         counts={"images": len(scenes), "texts": len(scenes)},
     )
