@@ -269,6 +269,8 @@ class TrainedEncoder(Encoder):
         return self.model.embed_images(images)
 
     def encode_audio(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        if not self.model.hears:
+            raise NotImplementedError(f"encoder {self.name!r} does not embed recordings")
         return self.model.embed_audio(clips)
 
     def encode_texts(self, texts: Sequence[str], role: TextRole = "passage") -> np.ndarray:
