@@ -144,7 +144,7 @@ def test_upload_is_searched_as_its_content(served: Served, client: Any, tmp_path
         (b"not a picture at all", 400),
         (encoded(draw_image((1, 2, 3)), "PNG")[:120], 400),
         (png_claiming(100_000, 100_000), 413),
-        (_wav(), 415),
+        (_wav(), 415),  # this collection has no space that takes sound
     ],
     ids=["empty", "garbage", "truncated", "too-many-pixels", "audio"],
 )

@@ -14,7 +14,7 @@ import numpy as np
 from xmodal.catalogue import AUTO, holds_audio, resolve_auto
 from xmodal.closing import Closing
 from xmodal.encoders.base import Encoder, TextExtractor
-from xmodal.encoders.registry import get_encoder, get_extractor, is_extractor
+from xmodal.encoders.registry import get_encoder, get_extractor, info, is_extractor
 from xmodal.errors import UsageError
 from xmodal.index.base import DEFAULT_INDEX
 from xmodal.index.cache import IndexCache
@@ -94,6 +94,11 @@ class Collection(Closing):
 
     def _holds_audio(self) -> bool:
         return Modality.AUDIO in self.modalities()
+
+    def hears(self) -> bool:
+        """Whether a recording can be a query: a space embeds sound, or speech recognition
+        turns what is said into words for the text spaces."""
+        return any(Modality.AUDIO in info(n).modalities for n in self.encoder_names())
 
     def modalities(self) -> frozenset[Modality]:
         """The modalities of the items the collection holds."""

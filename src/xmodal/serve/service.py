@@ -82,8 +82,17 @@ class Service:
         with self.lock:
             return self.col.roots()
 
+    def hears(self) -> bool:
+        """Whether a recording can be searched here: some space embeds sound, or speech
+        recognition turns it into words."""
+        with self.lock:
+            return self.col.hears()
+
     def search(
-        self, request: SearchRequest, image: str | os.PathLike[str] | None
+        self,
+        request: SearchRequest,
+        image: str | os.PathLike[str] | None,
+        audio: str | os.PathLike[str] | None = None,
     ) -> list[SearchHit]:
         """Hits ``offset`` to ``offset + k``, those outside the roots left out; a deeper
         search replaces them so that a page stays full."""
@@ -94,6 +103,7 @@ class Service:
                 hits = self.col.search(
                     request.query,
                     image=image,
+                    audio=audio,
                     k=depth,
                     model=request.model,
                     filters=request.filters,

@@ -1,6 +1,6 @@
 """Searching by an uploaded file: its content is searched exactly as ``xmodal search --image``
-searches a file, under a name that adds no words, in a folder of its own that is removed
-afterwards."""
+(or ``--audio`` for a recording) searches a file, under a name that adds no words, in a folder
+of its own that is removed afterwards."""
 
 from __future__ import annotations
 
@@ -29,6 +29,15 @@ _EXTENSIONS = {
 }
 #: how audio and video files begin, to say why they are refused rather than "not a picture"
 _MEDIA_MAGIC = (b"RIFF", b"ID3", b"OggS", b"fLaC", b"\x1aE\xdf\xa3", b"\xff\xfb", b"\xff\xf3")
+#: how the recordings the audio decoders read begin, and the extension each is stored under
+_AUDIO_MAGIC = (
+    (b"ID3", ".mp3"),
+    (b"\xff\xfb", ".mp3"),
+    (b"\xff\xf3", ".mp3"),
+    (b"\xff\xf2", ".mp3"),
+    (b"OggS", ".ogg"),
+    (b"fLaC", ".flac"),
+)
 
 
 class UploadTooLarge(UsageError):
@@ -41,6 +50,15 @@ class UnsupportedUpload(UsageError):
 
 def _looks_like_clip(data: bytes) -> bool:
     return data.startswith(_MEDIA_MAGIC) or data[4:8] == b"ftyp"
+
+
+def audio_extension(data: bytes) -> str | None:
+    """The extension of a recording the audio decoders read, or None for anything else."""
+    if data.startswith(b"RIFF") and data[8:12] == b"WAVE":
+        return ".wav"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"M4A ", b"M4B "):
+        return ".m4a"
+    return next((ext for magic, ext in _AUDIO_MAGIC if data.startswith(magic)), None)
 
 
 def image_extension(data: bytes, max_pixels: int) -> str:
@@ -64,8 +82,7 @@ def image_extension(data: bytes, max_pixels: int) -> str:
                     " (JPEG, PNG, WebP, GIF, BMP or TIFF)"
                 ) from None
             raise UnsupportedUpload(
-                "this collection is searched by pictures; audio and video clips cannot be"
-                " searched with"
+                "video clips cannot be searched with yet; upload a frame of the video instead"
             ) from None
     if width * height > max_pixels:
         raise UploadTooLarge(f"the uploaded picture has more than {max_pixels} pixels")
@@ -75,11 +92,16 @@ def image_extension(data: bytes, max_pixels: int) -> str:
 def search_upload(
     service: Service, data: bytes, request: SearchRequest, max_pixels: int
 ) -> list[SearchHit]:
-    extension = image_extension(data, max_pixels)
+    sound = audio_extension(data)
+    if sound is not None and not service.hears():
+        raise UnsupportedUpload("this collection holds no space that can be searched by sound")
+    extension = sound or image_extension(data, max_pixels)
     with tempfile.TemporaryDirectory(prefix="xmodal-upload-") as folder:
         path = Path(folder) / f"0{extension}"
         path.write_bytes(data)
         try:
+            if sound is not None:
+                return service.search(request, None, audio=path)
             return service.search(request, path)
         except UsageError as e:
             # the message names the temporary file; the client only knows its upload
