@@ -121,14 +121,19 @@ def test_sigkill_at_random_moments_never_corrupts_the_collection(tmp_path: Path)
         run_and_kill(None, rng.uniform(0.0, 0.6))
     assert kills >= 5, f"only {kills} runs were still running when killed"
     # at known points, whatever the machine's speed: right after a commit, and with a batch
-    # encoded but its write not yet begun
+    # encoded but its write not yet begun; in a collection of its own, so that the runs above
+    # cannot already have done all the work however fast they were
+    known_db = tmp_path / "collection-known"
+    known_args = (*args[:3], known_db, *args[4:])
     for when in ("after", "before", "after"):
-        before_run = count_items(db)
-        crash_after_commits(args, rng.randint(1, 4), when)
-        stored = check_after_kill(db, expected, may_be_missing=False)
+        before_run = count_items(known_db)
+        crash_after_commits(known_args, rng.randint(1, 4), when)
+        stored = check_after_kill(known_db, expected, may_be_missing=False)
         assert len(stored) >= before_run, "committed items were lost"
-        progress.append(len(stored))
         mid_run_kills += 1
+    done = xmodal_json(*known_args, timeout=300)
+    assert done["added"] + done["unchanged"] == COUNT
+    assert check_after_kill(known_db, expected, may_be_missing=False).keys() == expected
 
     # kill runs that replace items whose files changed (a different trailer, a new size)
     changed = sorted(rng.sample(sorted(expected), 200))
