@@ -15,8 +15,9 @@ from xmodal.ingest.audio import decode_prepared, hear_speech, name_words
 from xmodal.ingest.encode import TextCache
 from xmodal.ingest.prepare import Prepared
 from xmodal.media.limits import DecodeLimits
-from xmodal.media.walk import FileRef, modality_of
+from xmodal.media.walk import FileRef
 from xmodal.records import Modality
+from xmodal.spaces.query_file import query_file
 
 
 def decode_query_audio(
@@ -26,11 +27,7 @@ def decode_query_audio(
     use_name: bool = False,
 ) -> Prepared:
     """The audio term ``value`` (a path) decoded; its ``text`` the words heard in it."""
-    path = os.path.abspath(os.path.expanduser(value))
-    if not os.path.isfile(path):
-        raise UsageError(f"query audio not found: {value}")
-    if modality_of(path) is not Modality.AUDIO:
-        raise UsageError(f"query audio is not a supported audio file: {value}")
+    path = query_file(value, Modality.AUDIO)
     ref = FileRef(path, Modality.AUDIO, os.path.getsize(path), 0)
     try:
         prepared = decode_prepared(ref, "", limits)

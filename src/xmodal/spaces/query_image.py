@@ -20,8 +20,9 @@ from xmodal.ingest.encode import read_text_in_images
 from xmodal.ingest.prepare import Prepared, prepare
 from xmodal.media.limits import DecodeLimits
 from xmodal.media.text import sidecar_text
-from xmodal.media.walk import FileRef, modality_of, walk
+from xmodal.media.walk import FileRef, walk
 from xmodal.records import Modality
+from xmodal.spaces.query_file import query_file
 
 #: as much of a sidecar as indexing reads
 _SIDECAR_BYTES = 1_000_000
@@ -34,11 +35,7 @@ def decode_query_image(
     use_name: bool = False,
 ) -> Prepared:
     """The image term ``value`` (a path) decoded, its ``text`` the words that belong to it."""
-    path = os.path.abspath(os.path.expanduser(value))
-    if not os.path.isfile(path):
-        raise UsageError(f"query image not found: {value}")
-    if modality_of(path) is not Modality.IMAGE:
-        raise UsageError(f"query image is not a supported image file: {value}")
+    path = query_file(value, Modality.IMAGE)
     found = walk([path])
     ref = found.files[0] if found.files else FileRef(path, Modality.IMAGE, 0, 0)
     result = prepare(ref, limits, None, None, {})
