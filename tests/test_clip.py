@@ -471,10 +471,11 @@ def bpe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def hf_model_dir(tmp_path_factory: pytest.TempPathFactory, bpe_dir: Path) -> Path:
-    transformers = pytest.importorskip("transformers")
-    root = tmp_path_factory.mktemp("hfclip")
+def save_tiny_hf_clip(root: Path, bpe_dir: Path) -> Path:
+    """A tiny random transformers CLIP model and its processor saved under ``root/model``,
+    with the byte-pair vocabulary in ``bpe_dir``."""
+    import transformers
+
     tokenizer = transformers.CLIPTokenizer(str(bpe_dir / "vocab.json"), str(bpe_dir / "merges.txt"))
     processor = transformers.CLIPProcessor(
         image_processor=transformers.CLIPImageProcessor(
@@ -493,6 +494,12 @@ def hf_model_dir(tmp_path_factory: pytest.TempPathFactory, bpe_dir: Path) -> Pat
     transformers.CLIPModel(config).save_pretrained(out)
     processor.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="module")
+def hf_model_dir(tmp_path_factory: pytest.TempPathFactory, bpe_dir: Path) -> Path:
+    pytest.importorskip("transformers")
+    return save_tiny_hf_clip(tmp_path_factory.mktemp("hfclip"), bpe_dir)
 
 
 def test_hf_clip_route(hf_model_dir: Path) -> None:

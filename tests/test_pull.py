@@ -28,7 +28,13 @@ safetensors_torch = pytest.importorskip("safetensors.torch")
 pytest.importorskip("open_clip")
 pytest.importorskip("torchvision")
 
-from test_clip import TINY, TINY_CFG, _clip_tokenizer_files, _tiny_state_dict  # noqa: E402
+from test_clip import (  # noqa: E402
+    TINY,
+    TINY_CFG,
+    _clip_tokenizer_files,
+    _tiny_state_dict,
+    save_tiny_hf_clip,
+)
 from xmodal.encoders.clip.pull import endpoint_address  # noqa: E402
 
 OPEN_CLIP_REPO = "xmodal-test/tiny-openclip"
@@ -149,27 +155,8 @@ def _folder_files(folder: Path) -> dict[str, bytes]:
 
 def _hf_clip_files(root: Path) -> dict[str, bytes]:
     """A tiny random transformers CLIP model and its processor, saved as on the hub."""
-    import torch
-    import transformers
-
     _clip_tokenizer_files(root)
-    tokenizer = transformers.CLIPTokenizer(str(root / "vocab.json"), str(root / "merges.txt"))
-    processor = transformers.CLIPProcessor(
-        image_processor=transformers.CLIPImageProcessor(
-            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
-        ),
-        tokenizer=tokenizer,
-    )
-    small = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
-    config = transformers.CLIPConfig(
-        text_config={**small, "num_attention_heads": 2, "max_position_embeddings": 77},
-        vision_config={**small, "num_attention_heads": 2, "image_size": 32, "patch_size": 8},
-        projection_dim=24,
-    )
-    torch.manual_seed(0)
-    out = root / "model"
-    transformers.CLIPModel(config).save_pretrained(out)
-    processor.save_pretrained(out)
+    out = save_tiny_hf_clip(root, root)
     return _folder_files(out)
 
 

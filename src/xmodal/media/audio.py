@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xmodal.errors import DecodeError, MissingDependencyError
+from xmodal.media.files import checked_size
 from xmodal.media.limits import DecodeLimits
 
 #: what every audio encoder and the speech recogniser read
@@ -155,14 +156,7 @@ def decode_audio(path: str | os.PathLike[str], limits: DecodeLimits) -> AudioCli
     overlong, corrupt or non-audio file."""
     _require()
     p = os.fspath(path)
-    try:
-        size = os.path.getsize(p)
-    except OSError as e:
-        raise DecodeError(f"cannot read: {e.strerror or e}") from None
-    if size == 0:
-        raise DecodeError("empty file")
-    if size > limits.max_audio_bytes:
-        raise DecodeError(f"file larger than {limits.max_audio_bytes} bytes")
+    checked_size(p, limits.max_audio_bytes)
     clip = _decode_soundfile(p, limits)
     return clip if clip is not None else _decode_av(p, limits)
 

@@ -10,6 +10,20 @@ from xmodal.media.image import DecodedImage, decode_image
 from xmodal.media.limits import DEFAULT_LIMITS, DecodeLimits
 
 
+def checked_size(path: str | os.PathLike[str], max_bytes: int) -> int:
+    """The size of ``path``; ``DecodeError`` when it cannot be read, is empty or is larger
+    than ``max_bytes`` (a decoder that streams its file checks this before opening it)."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise DecodeError(f"cannot read: {e.strerror or e}") from None
+    if size == 0:
+        raise DecodeError("empty file")
+    if size > max_bytes:
+        raise DecodeError(f"file larger than {max_bytes} bytes")
+    return size
+
+
 def read_capped(
     path: str | os.PathLike[str], limits: DecodeLimits, size: int | None = None
 ) -> bytes:

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from xmodal.errors import DecodeError, MissingDependencyError
+from xmodal.media.files import checked_size
 from xmodal.media.limits import DecodeLimits
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
@@ -78,14 +79,7 @@ def probe_video(path: str | os.PathLike[str], limits: DecodeLimits) -> VideoProb
     overlong, unreadable file or one without pictures (``AudioOnly`` when it has sound)."""
     _require()
     p = os.fspath(path)
-    try:
-        size = os.path.getsize(p)
-    except OSError as e:
-        raise DecodeError(f"cannot read: {e.strerror or e}") from None
-    if size == 0:
-        raise DecodeError("empty file")
-    if size > limits.max_video_bytes:
-        raise DecodeError(f"file larger than {limits.max_video_bytes} bytes")
+    checked_size(p, limits.max_video_bytes)
     with _open(p) as c:
         has_audio = bool(c.streams.audio)
         if not c.streams.video:
