@@ -275,3 +275,16 @@ def test_searching_while_indexing_runs(tmp_path: Path) -> None:
             answers += 1
         assert indexer.wait() == 0
         assert client.get("/api/info").json()["items"] == len(served.ids) + 40
+
+
+def test_api_docs_need_no_internet(client: Any) -> None:
+    """The docs pages name only scripts this server sends, and it sends them."""
+    for page in ("/docs", "/redoc"):
+        html = client.get(page)
+        assert html.status_code == 200
+        assert "cdn." not in html.text and "https://" not in html.text.split("<body")[-1]
+        scripts = [s.split('"')[0] for s in html.text.split('src="')[1:]]
+        assert scripts and all(s.startswith("/") for s in scripts)
+        for script in scripts:
+            asset = client.get(script)
+            assert asset.status_code == 200 and len(asset.content) > 100_000

@@ -211,3 +211,24 @@ def test_phone_width(browser: Any, site: Any, tmp_path: Path) -> None:
     assert box is not None and box["width"] <= 390
     page.screenshot(path=str(tmp_path / "phone.png"))
     context.close()
+
+
+def test_api_docs_render_offline(page: Any, site: Any) -> None:
+    """Swagger UI draws the API's operations from assets the server sends: every request
+    that leaves for another host is refused, as it would be on a machine with no internet."""
+    _, url = site
+    foreign: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if route.request.url.startswith(url):
+            route.continue_()
+        else:
+            foreign.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(url + "/docs")
+    page.wait_for_selector(".opblock-summary-path")
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert any("/api/search" in p for p in paths)
+    assert not foreign

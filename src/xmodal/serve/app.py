@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -132,7 +133,9 @@ def create_app(collection: Collection, settings: ServeSettings | None = None) ->
 
     from xmodal import __version__
 
-    app = FastAPI(
+    # the API docs pages load their scripts from this server, not from a CDN: servers here
+    # often have no internet, and neither do the browsers that reach them
+    app = FastAPIOffline(
         title="xmodal",
         version=__version__,
         description="Search a collection of pictures and text by words or by a picture.",
