@@ -134,3 +134,27 @@ def write_srt(path: Path, cues: Sequence[tuple[float, float, str]]) -> None:
 
     blocks = [f"{n}\n{ts(a)} --> {ts(b)}\n{text}\n" for n, (a, b, text) in enumerate(cues, 1)]
     path.write_text("\n".join(blocks), encoding="utf-8")
+
+
+def cut_clip(source: Path, target: Path, start: float, end: float) -> None:
+    """Frames of ``source`` shown from ``start`` to ``end`` seconds, encoded again as a clip
+    of their own (its time starting at 0), as an editor cuts one out."""
+    import av
+
+    with av.open(str(source)) as src, av.open(str(target), "w") as out:
+        stream = src.streams.video[0]
+        rate = stream.average_rate or 10
+        v = out.add_stream("libx264", rate=rate)
+        v.width, v.height = stream.codec_context.width, stream.codec_context.height
+        v.pix_fmt = "yuv420p"
+        n = 0
+        for frame in src.decode(stream):
+            if frame.time is None or not start - 1e-3 <= frame.time < end - 1e-3:
+                continue
+            f = av.VideoFrame.from_image(frame.to_image())
+            f.pts = n
+            n += 1
+            for p in v.encode(f):
+                out.mux(p)
+        for p in v.encode():
+            out.mux(p)
