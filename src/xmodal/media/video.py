@@ -24,6 +24,10 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
 DETECT_WIDTH = 160
 #: a frame wanted this far (seconds) past the one decoded is reached by seeking, not decoding
 _SEEK_GAP = 3.0
+#: the least change of content a cut needs (PySceneDetect's default is 15): a cut between
+#: two drawings or slides on a plain background changes little, and the detector's ratio to
+#: the rolling average still keeps camera motion from counting as cuts
+_MIN_CUT = 8.0
 #: packets in a row that fail to decode before a stream is taken to end there
 _BAD_PACKETS = 50
 
@@ -167,7 +171,7 @@ def scan_video(path: str | os.PathLike[str], probe: VideoProbe, limits: DecodeLi
     from scenedetect.detectors import AdaptiveDetector
 
     fps = probe.fps if probe.fps > 0 else 25.0
-    detector = AdaptiveDetector(min_scene_len=max(2, round(0.5 * fps)))
+    detector = AdaptiveDetector(min_scene_len=max(2, round(0.5 * fps)), min_content_val=_MIN_CUT)
     cuts: list[float] = []
     times: list[float] = []
     sharpness: list[float] = []
