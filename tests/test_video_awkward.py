@@ -155,3 +155,36 @@ def test_the_soundtracks_speech_is_found_at_its_moment(tmp_path: Path) -> None:
             assert hit.path == str(media / "narrated.mp4") and hit.modality.value == "video"
             assert hit.start is not None and hit.end is not None
             assert iou((hit.start, hit.end), (start, end)) >= 0.5, (text, hit.start, hit.end)
+
+
+def test_auto_adds_the_audio_spaces_for_a_folder_of_videos(tmp_path: Path) -> None:
+    from xmodal.catalogue import holds_audio
+
+    (tmp_path / "pictures").mkdir()
+    drawing(*SHOTS[0], (32, 32)).save(tmp_path / "pictures" / "a.png")
+    assert not holds_audio([str(tmp_path / "pictures")])
+    (tmp_path / "films").mkdir()
+    make_video(tmp_path / "films" / "clip.mkv", (0.5,), size=(32, 32))
+    assert holds_audio([str(tmp_path / "films")])
+    assert holds_audio([str(tmp_path / "films" / "clip.mkv")])
+
+
+def test_thumbnails_of_removed_and_changed_videos_are_pruned(tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    make_video(media / "kept.mp4", (1.0,), size=(48, 32))
+    make_video(media / "changed.mp4", (1.0,), size=(48, 32), shots=SHOTS[1:])
+    make_video(media / "gone.mp4", (1.0, 1.0), size=(48, 32), shots=SHOTS[2:])
+    with Collection.open(tmp_path / "db") as col:
+        col.index([media], models=["classic"])
+        thumbs = col.root / "thumbnails"
+        before = {p.name for p in thumbs.rglob("*.jpg")}
+        assert len(before) == 4
+        (media / "gone.mp4").unlink()
+        make_video(media / "changed.mp4", (1.0,), size=(48, 32), shots=SHOTS[3:])
+        col.index([media], models=["classic"])
+        after = {p.name for p in thumbs.rglob("*.jpg")}
+        hashes = {it.content_hash for it in col.store.iter_items()}
+        assert {name.rsplit("-", 1)[0] for name in after} == hashes and len(after) == 2
+        col.remove([str(media / "kept.mp4")])
+        assert len(list(thumbs.rglob("*.jpg"))) == 1

@@ -24,6 +24,7 @@ from xmodal.ingest.commits import DEFAULT_COMMIT_EVERY
 from xmodal.ingest.distributed import run_index_ray
 from xmodal.ingest.pipeline import IndexOptions, run_index
 from xmodal.ingest.prepare import Prepared
+from xmodal.ingest.video import prune_thumbnails
 from xmodal.progress import ProgressFactory
 from xmodal.query.filters import Filters
 from xmodal.query.fusion import FusionMethod
@@ -93,7 +94,8 @@ class Collection(Closing):
         return sorted(self.store.spaces())
 
     def _holds_audio(self) -> bool:
-        return Modality.AUDIO in self.modalities()
+        """Whether the collection holds sound: recordings, or videos with soundtracks."""
+        return bool({Modality.AUDIO, Modality.VIDEO} & self.modalities())
 
     def hears(self) -> bool:
         """Whether a recording can be a query: a space embeds sound, or speech recognition
@@ -208,6 +210,7 @@ class Collection(Closing):
                     i for path, i in ids_by_path.items() if path == ap or path.startswith(prefix)
                 )
             n = self.store.delete_items(sorted(doomed))
+            prune_thumbnails(self.store)
             self.indexes.refresh()
         return n
 
