@@ -13,7 +13,7 @@ pytest.importorskip("av")
 pytest.importorskip("scenedetect")
 
 from awkward import xmodal, xmodal_json
-from videos import SHOTS, cut_clip, make_audio_only, make_video
+from videos import SHOTS, cut_clip, make_audio_only, make_video, write_srt
 from xmodal.collection import Collection
 from xmodal.errors import UsageError
 from xmodal.query.parse import Term, parse_query
@@ -47,6 +47,10 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     queries = root / "queries"
     queries.mkdir()
     cut_clip(media / "a.mp4", queries / "from a.mp4", *CUT)
+    # a captioned clip: its words are searched in the text spaces, where only c has them
+    write_srt(media / "c.srt", [(0.5, 2.0, "a zebra crossing at night")])
+    cut_clip(media / "a.mp4", queries / "captioned.mp4", *CUT)
+    write_srt(queries / "captioned.srt", [(0.2, 1.5, "zebra crossing")])
     with Collection.open(root / "db") as col:
         col.index([media], models=["classic", "bm25"])
     return root / "db", queries / "from a.mp4", media
@@ -64,6 +68,20 @@ def test_a_clip_finds_the_video_it_was_cut_from_at_its_moment(made) -> None:
         # the mixed syntax says the same
         same = col.search(f'vid:"{clip}"', k=5)
         assert [h.to_json() for h in same] == [h.to_json() for h in hits]
+
+
+def test_a_clips_words_are_searched_in_the_text_spaces(made) -> None:
+    db, clip, _ = made
+    captioned = clip.with_name("captioned.mp4")
+    with Collection.open(db, create=False) as col:
+        by_words = col.search(video=captioned, k=3, model="bm25")
+        assert [Path(h.path).name for h in by_words] == ["c.mp4"]
+        assert by_words[0].start is not None and by_words[0].start < 2.0
+        # the clip without captions has no words: a text space alone cannot search with it
+        with pytest.raises(UsageError, match="no space"):
+            col.search(video=clip, k=3, model="bm25")
+        by_pixels = col.search(video=captioned, k=1, model="classic")
+        assert Path(by_pixels[0].path).name == "a.mp4"
 
 
 def test_cli_video_option_and_term_answer_moments(made) -> None:
