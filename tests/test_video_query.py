@@ -150,3 +150,32 @@ def test_an_uploaded_clip_is_searched_as_a_video(made, tmp_path: Path) -> None:
     assert [r["path"] for r in results] == [e["path"] for e in expected]
     assert Path(results[0]["path"]).name == "a.mp4" and results[0]["modality"] == "video"
     assert results[0]["start"] == expected[0]["start"] and results[0]["end"] == expected[0]["end"]
+
+
+def test_an_uploaded_mp4_with_only_sound_is_searched_as_a_recording(made, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from xmodal.serve import ServeSettings, create_app
+
+    pytest.importorskip("librosa")
+    db, _, _ = made
+    make_audio_only(tmp_path / "memo.mp4")
+    data = (tmp_path / "memo.mp4").read_bytes()
+    assert data[4:8] == b"ftyp"
+    # the video collection hears nothing: a recording cannot search it
+    with Collection.open(db, create=False) as col:
+        app = create_app(col, ServeSettings(thumb_dir=tmp_path / "thumbs"))
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            answer: Any = client.post("/api/search", files={"file": ("memo.mp4", data)})
+    assert answer.status_code == 415, answer.text
+    media = tmp_path / "sounds"
+    media.mkdir()
+    make_audio_only(media / "same.mp4")
+    with Collection.open(tmp_path / "db-audio") as col:
+        col.index([media], models=["audio-classic"])
+        app = create_app(col, ServeSettings(thumb_dir=tmp_path / "thumbs"))
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            answer = client.post("/api/search", files={"file": ("memo.mp4", data)})
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert Path(results[0]["path"]).name == "same.mp4" and results[0]["modality"] == "audio"

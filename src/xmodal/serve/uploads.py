@@ -5,6 +5,7 @@ adds no words, in a folder of its own that is removed afterwards."""
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -112,6 +113,22 @@ def image_extension(data: bytes, max_pixels: int) -> str:
     return _EXTENSIONS.get(fmt, ".png")
 
 
+def _search_clip(service: Service, request: SearchRequest, path: Path) -> list[SearchHit]:
+    """A video clip searched as a video, or as a recording when it turns out to hold only
+    sound (an MP4 of a voice memo starts like any MP4)."""
+    from xmodal.spaces.query_video import SoundOnlyClip
+
+    try:
+        return service.search(request, None, video=path)
+    except SoundOnlyClip:
+        if not service.hears():
+            raise UnsupportedUpload(
+                "this collection holds no space that can be searched by sound"
+            ) from None
+    sound = path.rename(path.with_suffix(".m4a"))
+    return service.search(request, None, audio=sound)
+
+
 def search_upload(
     service: Service, data: bytes, request: SearchRequest, max_pixels: int
 ) -> list[SearchHit]:
@@ -127,8 +144,11 @@ def search_upload(
             if sound is not None:
                 return service.search(request, None, audio=path)
             if clip is not None:
-                return service.search(request, None, video=path)
+                return _search_clip(service, request, path)
             return service.search(request, path)
+        except UnsupportedUpload:
+            raise
         except UsageError as e:
             # the message names the temporary file; the client only knows its upload
-            raise UsageError(str(e).replace(str(path), "upload")) from None
+            named = re.sub(re.escape(folder) + r"/0\.\w+", "upload", str(e))
+            raise UsageError(named) from None

@@ -23,6 +23,10 @@ from xmodal.records import Modality
 from xmodal.spaces.query_file import query_file
 
 
+class SoundOnlyClip(UsageError):
+    """A query video whose container holds sound and no picture: a recording."""
+
+
 def decode_query_video(
     value: str,
     limits: DecodeLimits,
@@ -37,7 +41,7 @@ def decode_query_video(
     try:
         prepared = decode_video(ref, "query", limits)
     except AudioOnly:
-        raise UsageError(
+        raise SoundOnlyClip(
             f"query video {value} has no picture, only sound: search with it as aud:PATH"
         ) from None
     except DecodeError as e:
