@@ -147,9 +147,9 @@ def gif_frames() -> list[Image.Image]:
 # -- the folder -----------------------------------------------------------------------------
 
 
-def make_awkward_folder(root: Path, audio: bool = True) -> dict[str, str]:
+def make_awkward_folder(root: Path, audio: bool = True, video: bool = True) -> dict[str, str]:
     """Write the awkward folder under ``root`` and return the expectations (see module doc);
-    ``audio=False`` leaves the recordings out."""
+    ``audio=False`` leaves the recordings out, ``video=False`` the videos."""
     root.mkdir(parents=True, exist_ok=True)
     expect: dict[str, str] = {}
 
@@ -318,6 +318,12 @@ def make_awkward_folder(root: Path, audio: bool = True) -> dict[str, str]:
     if audio and importlib.util.find_spec("soundfile") and importlib.util.find_spec("av"):
         for rel, what in make_awkward_audio(root / "audio").items():
             expect[f"audio/{rel}"] = what
+    # videos: rotated, variable frame rate, 1x1, 4K, damaged mid-stream, cut short, empty
+    if video and all(importlib.util.find_spec(m) for m in ("av", "scenedetect", "cv2")):
+        from videos import make_awkward_videos
+
+        for rel, what in make_awkward_videos(root / "video").items():
+            expect[f"video/{rel}"] = what
     return expect
 
 

@@ -54,10 +54,10 @@ class Built:
         return os.path.relpath(path, self.root)
 
 
-def build(base: Path, *models: str, audio: bool = True) -> Built:
+def build(base: Path, *models: str, audio: bool = True, video: bool = True) -> Built:
     root = base / "media"
     db = base / "collection"
-    expect = make_awkward_folder(root, audio)
+    expect = make_awkward_folder(root, audio, video)
     model_args = [a for m in models for a in ("--model", m)]
     report = xmodal_json("index", root, "--db", db, *model_args, "--json", timeout=180)
     ids = xmodal_json("ids", "--db", db, "--json")
@@ -98,7 +98,9 @@ def check_results(results: list[dict[str, Any]], ids: dict[str, str]) -> None:
             assert "start" not in r and "end" not in r
     scores = [r["score"] for r in results]
     assert scores == sorted(scores, reverse=True)
-    assert len({r["id"] for r in results}) == len(results), "an item appears twice"
+    # moments of one recording or video rank apart; any other item appears once
+    keys = {(r["id"], r.get("start")) for r in results}
+    assert len(keys) == len(results), "an item appears twice"
 
 
 # -- the first index run --------------------------------------------------------------------
@@ -167,9 +169,19 @@ def test_collection_is_consistent_and_every_image_has_a_vector(built: Built) -> 
             " LEFT JOIN vectors v ON v.segment_id = s.id AND v.space = 'classic'"
             " WHERE i.modality = 'image' GROUP BY i.id"
         ).fetchall()
-    images = {p for p in indexed(built.expect) if not p.startswith(("notes/", "audio/"))}
+        # every window of a video has its vector too
+        windows = store.conn.execute(
+            "SELECT i.path, COUNT(v.segment_id) FROM items i JOIN segments s ON s.item_id = i.id"
+            " LEFT JOIN vectors v ON v.segment_id = s.id AND v.space = 'classic'"
+            " WHERE i.modality = 'video' GROUP BY s.id"
+        ).fetchall()
+    media = ("notes/", "audio/", "video/")
+    images = {p for p in indexed(built.expect) if not p.startswith(media)}
     assert {built.rel(r[0]) for r in rows} == images
     assert all(r[1] == 1 for r in rows), [tuple(r) for r in rows if r[1] != 1]
+    assert all(r[1] == 1 for r in windows), [tuple(r) for r in windows if r[1] != 1]
+    videos = {p for p in indexed(built.expect) if p.startswith("video/")} - {"video/voice_only.mp4"}
+    assert {built.rel(r[0]) for r in windows} == videos
 
 
 def test_words_inside_and_beside_images_are_attached(built: Built) -> None:
@@ -211,6 +223,16 @@ def test_a_second_run_finds_everything_unchanged(built: Built) -> None:
 # -- search -----------------------------------------------------------------------------------
 
 
+def pictures(b: Built) -> set[str]:
+    """The items with pixels: images and videos (a video file with only sound is a
+    recording)."""
+    return {
+        b.abs(p)
+        for p in indexed(b.expect)
+        if not p.startswith(("notes/", "audio/")) and p != "video/voice_only.mp4"
+    }
+
+
 def test_search_results_follow_the_contract_and_k(built: Built) -> None:
     query = built.abs("red_square.jpg")
     three = search(built, "--image", query, "-k", "3")
@@ -219,9 +241,8 @@ def test_search_results_follow_the_contract_and_k(built: Built) -> None:
     assert three[0]["modality"] == "image"
     assert three[0]["score"] == pytest.approx(1.0, abs=1e-4)
     many = search(built, "--image", query, "-k", "100")
-    images = {built.abs(p) for p in indexed(built.expect) if not p.startswith(("notes/", "audio/"))}
-    # a classic-only collection embeds pixels only: every image and nothing else
-    assert {r["path"] for r in many} == images
+    # a classic-only collection embeds pixels only: every image and video and nothing else
+    assert {r["path"] for r in many} == pictures(built)
     assert [r["id"] for r in many[:3]] == [r["id"] for r in three]
 
 
@@ -294,9 +315,9 @@ def test_a_huge_k_returns_everything_or_a_usage_error(built: Built) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(done.stdout)["results"]
     check_results(results, built.ids)
-    assert len(results) == sum(
-        1 for p in indexed(built.expect) if not p.startswith(("notes/", "audio/"))
-    )
+    # every picture once and every video by its moments
+    assert {r["path"] for r in results} == pictures(built)
+    assert len(results) == len({(r["id"], r.get("start")) for r in results})
 
 
 # -- incremental runs -------------------------------------------------------------------------
@@ -517,7 +538,7 @@ def test_bad_usage_leaves_the_collection_alone(built: Built, usage_runs: dict[st
 @pytest.mark.slow
 def test_text_search_with_default_encoders(tmp_path: Path) -> None:
     # pictures and documents: what auto adds for recordings is tested in test_audio.py
-    b = build(tmp_path, audio=False)
+    b = build(tmp_path, audio=False, video=False)
     assert b.report["added"] == len(indexed(b.expect))
     info = xmodal_json("info", "--db", b.db, "--json")
     # no CLIP weights here: auto is the classic descriptor, OCR and the bundled text models

@@ -67,9 +67,7 @@ def check_after_kill(
         store.close()
 
 
-def crash_after_commits(
-    args: tuple[object, ...], commits: int, when: str, batch: int = 8
-) -> None:
+def crash_after_commits(args: tuple[object, ...], commits: int, when: str, batch: int = 8) -> None:
     """Run ``xmodal ARGS`` in batches of ``batch`` and SIGKILL it at the ``commits``-th
     commit."""
     env = {**cli_env(), "INTERRUPT_SIGNAL": "KILL", "INTERRUPT_WHEN": when}
@@ -202,3 +200,62 @@ def test_sigkill_at_known_commits_keeps_recordings_consistent(tmp_path: Path) ->
         store.close()
     again = xmodal_json(*args, "--json")
     assert (again["added"], again["unchanged"]) == (0, len(expected))
+
+
+def _video_state(db: Path, expected: set[str]) -> dict[str, int]:
+    """The collection after a kill: consistent, each path once, every window of every video
+    with one ``classic`` vector; ``{path: windows}``."""
+    store = Store(db, create=False)
+    try:
+        assert store.check_consistency() == []
+        rows = store.conn.execute(
+            "SELECT i.path, s.id, COUNT(v.segment_id) FROM items i"
+            " JOIN segments s ON s.item_id = i.id"
+            " LEFT JOIN vectors v ON v.segment_id = s.id AND v.space = 'classic'"
+            " WHERE i.modality = 'video' GROUP BY s.id"
+        ).fetchall()
+        dupes = store.conn.execute(
+            "SELECT path FROM items GROUP BY path HAVING COUNT(*) > 1"
+        ).fetchall()
+    finally:
+        store.close()
+    assert not dupes, [tuple(r) for r in dupes]
+    assert all(r[2] == 1 for r in rows), [tuple(r) for r in rows if r[2] != 1]
+    windows: dict[str, int] = {}
+    for path, _, _ in rows:
+        windows[path] = windows.get(path, 0) + 1
+    assert set(windows) <= expected, set(windows) - expected
+    return windows
+
+
+def test_sigkill_at_known_commits_keeps_videos_consistent(tmp_path: Path) -> None:
+    pytest.importorskip("av")
+    pytest.importorskip("scenedetect")
+    from awkward import INDEXED
+    from videos import make_awkward_videos, make_video
+
+    root, db = tmp_path / "videos", tmp_path / "collection"
+    expect = make_awkward_videos(root)
+    for n in range(4):
+        make_video(root / f"take_{n}.mp4", (1.0, 0.5 + 0.5 * n), size=(48, 32))
+        expect[f"take_{n}.mp4"] = INDEXED
+    good = {str(root / p) for p, v in expect.items() if v == INDEXED}
+    videos = good - {str(root / "voice_only.mp4")}
+    args = ("index", root, "--db", db, "--model", "classic", "--workers", "1", "-q")
+    progress = [0]
+    for commits, when in ((1, "after"), (2, "before"), (3, "after")):
+        crash_after_commits(args, commits, when, batch=2)
+        stored = _video_state(db, videos)
+        assert len(stored) >= progress[-1], "committed videos were lost"
+        progress.append(len(stored))
+    report = xmodal_json(*args, "--json", timeout=300)
+    assert report["added"] + report["unchanged"] == len(good)
+    assert {Path(s["path"]).name for s in report["skipped"]} == {
+        p for p, v in expect.items() if v != INDEXED
+    }
+    stored = _video_state(db, videos)
+    assert set(stored) == videos
+    info = xmodal_json("info", "--db", db, "--check", "--json")
+    assert info["problems"] == [] and info["items"] == len(good)
+    again = xmodal_json(*args, "--json")
+    assert (again["added"], again["updated"], again["unchanged"]) == (0, 0, len(good))

@@ -73,19 +73,23 @@ _AUDIO_SCAN = 20_000
 
 
 def holds_audio(roots: Sequence[str]) -> bool:
-    """Whether an audio file lies under ``roots`` (by name, within the first
-    ``_AUDIO_SCAN`` names), so that ``auto`` adds the audio spaces."""
+    """Whether an audio or video file lies under ``roots`` (by name, within the first
+    ``_AUDIO_SCAN`` names), so that ``auto`` adds the audio spaces (a video's soundtrack
+    goes through them: its speech is heard, its windows described by their sound)."""
     from xmodal.media.audio import AUDIO_EXTENSIONS
+    from xmodal.media.video import VIDEO_EXTENSIONS
+
+    sounding = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
 
     seen = 0
     for root in roots:
         if os.path.isfile(root):
-            if os.path.splitext(root)[1].lower() in AUDIO_EXTENSIONS:
+            if os.path.splitext(root)[1].lower() in sounding:
                 return True
             continue
         for _, _, files in os.walk(root):
             for name in files:
-                if os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS:
+                if os.path.splitext(name)[1].lower() in sounding:
                     return True
                 seen += 1
             if seen > _AUDIO_SCAN:
@@ -103,7 +107,7 @@ def resolve_auto(with_audio: bool = False) -> tuple[list[str], str]:
 
     With CLIP weights in the cache: CLIP (pictures and words in one space) + OCR + text;
     without: the classical image descriptor + OCR + text, all from bundled models. With
-    audio to index (``with_audio``), speech recognition and the sound descriptor join them.
+    audio or video to index (``with_audio``), speech recognition and the sound descriptor join them.
     """
     e5_ok = registry.info("e5-multilingual").available()[0]
     text = ["e5-multilingual" if e5_ok else "minilm", "bm25"]

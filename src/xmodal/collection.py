@@ -24,6 +24,7 @@ from xmodal.ingest.commits import DEFAULT_COMMIT_EVERY
 from xmodal.ingest.distributed import run_index_ray
 from xmodal.ingest.pipeline import IndexOptions, run_index
 from xmodal.ingest.prepare import Prepared
+from xmodal.ingest.video import prune_thumbnails
 from xmodal.progress import ProgressFactory
 from xmodal.query.filters import Filters
 from xmodal.query.fusion import FusionMethod
@@ -93,7 +94,8 @@ class Collection(Closing):
         return sorted(self.store.spaces())
 
     def _holds_audio(self) -> bool:
-        return Modality.AUDIO in self.modalities()
+        """Whether the collection holds sound: recordings, or videos with soundtracks."""
+        return bool({Modality.AUDIO, Modality.VIDEO} & self.modalities())
 
     def hears(self) -> bool:
         """Whether a recording can be a query: a space embeds sound, or speech recognition
@@ -208,6 +210,7 @@ class Collection(Closing):
                     i for path, i in ids_by_path.items() if path == ap or path.startswith(prefix)
                 )
             n = self.store.delete_items(sorted(doomed))
+            prune_thumbnails(self.store)
             self.indexes.refresh()
         return n
 
@@ -228,6 +231,7 @@ class Collection(Closing):
         query: str | Query | None,
         image: str | os.PathLike[str] | None,
         audio: str | os.PathLike[str] | None = None,
+        video: str | os.PathLike[str] | None = None,
     ) -> Query:
         q = parse_natural(query) if isinstance(query, str) else query
         terms = list(q.terms) if q else []
@@ -235,8 +239,12 @@ class Collection(Closing):
             terms.append(Term("image", os.fspath(image), 1.0))
         if audio is not None:
             terms.append(Term("audio", os.fspath(audio), 1.0))
+        if video is not None:
+            terms.append(Term("video", os.fspath(video), 1.0))
         if not terms:
-            raise UsageError("nothing to search for: give a query, --image, --audio, or both")
+            raise UsageError(
+                "nothing to search for: give a query, --image, --audio, --video, or both"
+            )
         return Query(tuple(terms))
 
     def search(
@@ -255,6 +263,7 @@ class Collection(Closing):
         exact: bool = False,
         audio: str | os.PathLike[str] | None = None,
         group_files: bool = False,
+        video: str | os.PathLike[str] | None = None,
     ) -> list[SearchHit]:
         """Search with text, an image, or a mixed weighted query; best first.
 
@@ -271,11 +280,15 @@ class Collection(Closing):
         A recording (``audio``, or ``aud:PATH`` terms) enters audio spaces by its sound and
         text spaces by the speech heard in it. Moments of one recording rank apart, each hit
         with ``start``/``end``; ``group_files`` keeps the best moment per file.
+        A video clip (``video``, or ``vid:PATH`` terms) is cut into windows as indexing cuts
+        videos and ranks videos by the best in-order alignment of its windows to theirs in
+        each picture space, each hit the moment the clip aligns to; text spaces read the
+        words captioned, said or shown in it.
         """
         if k <= 0:
             raise UsageError("k must be positive")
         request = SearchRequest(
-            self._full_query(query, image, audio),
+            self._full_query(query, image, audio, video),
             k,
             model,
             filters,

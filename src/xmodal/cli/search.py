@@ -61,17 +61,12 @@ def add_parser(sub: Subparsers) -> None:
     se.epilog = f"{SCORE_SCALES}\n\n{se.epilog}"
     se.add_argument("query", nargs="?", help='text, or a mixed query: "beach" + 0.5*img:a.jpg')
     add_db(se)
-    se.add_argument("--image", help="an image to search with")
+    _add_media_options(se)
     se.add_argument(
         "--exact",
         action="store_true",
         help="search every vector exactly, whatever index the collection keeps (to measure"
         " an approximate index's recall against)",
-    )
-    se.add_argument(
-        "--audio",
-        metavar="FILE",
-        help="a recording to search with: sounds like it, and the words spoken in it",
     )
     se.add_argument("-k", type=int, default=10, help="number of results (default 10)")
     se.add_argument("--model", help="search only this space (see `xmodal info`)")
@@ -113,6 +108,20 @@ def add_parser(sub: Subparsers) -> None:
     add_apply_options(se)
     add_refine_options(se)
     end_command(se, cmd_search)
+
+
+def _add_media_options(se: argparse.ArgumentParser) -> None:
+    se.add_argument("--image", help="an image to search with")
+    se.add_argument(
+        "--audio",
+        metavar="FILE",
+        help="a recording to search with: sounds like it, and the words spoken in it",
+    )
+    se.add_argument(
+        "--video",
+        metavar="FILE",
+        help="a video clip to search with: videos whose shots look like its shots, in order",
+    )
 
 
 def _add_scoring_and_session(se: argparse.ArgumentParser) -> None:
@@ -243,12 +252,12 @@ def _act_on(args: argparse.Namespace, hits: Sequence[SearchHit]) -> None:
 def _check_args(args: argparse.Namespace) -> None:
     if args.interactive and (args.query is not None or args.image is not None):
         raise UsageError("--interactive reads its queries from stdin; give no QUERY or --image")
-    if args.interactive and args.audio is not None:
-        raise UsageError("--interactive reads its queries from stdin; give no --audio")
+    if args.interactive and (args.audio is not None or args.video is not None):
+        raise UsageError("--interactive reads its queries from stdin; give no --audio or --video")
     check_apply_args(args)
-    asked = (args.query, args.image, args.audio, args.like)
+    asked = (args.query, args.image, args.audio, args.video, args.like)
     if not args.interactive and all(a is None for a in asked):
-        raise UsageError("search needs a QUERY, --image PATH, --audio FILE, or both")
+        raise UsageError("search needs a QUERY, --image PATH, --audio FILE, --video FILE, or both")
     if args.min_score is not None and not math.isfinite(args.min_score):
         raise UsageError("--min-score must be a finite number")
     for option, n in (("--open", args.open), ("--reveal", args.reveal)):
@@ -265,7 +274,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         _warn_absent_types(col, filters)
         col.indexes.progress = index_progress()
 
-        audio = args.audio
+        audio, video = args.audio, args.video
 
         def run(query: str | None, image: str | None) -> list[SearchHit]:
             return col.search(
@@ -282,6 +291,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                 exact=args.exact,
                 audio=audio,
                 group_files=args.group == "file",
+                video=video,
             )
 
         if args.interactive:

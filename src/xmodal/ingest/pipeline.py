@@ -24,7 +24,7 @@ from xmodal.errors import UsageError
 from xmodal.ingest.commits import DEFAULT_COMMIT_EVERY, Clock, Commits, IndexInterrupted
 from xmodal.ingest.encode import TextCache, encode_batch, writer_for
 from xmodal.ingest.prepare import Failed, PixelPreparer, Prepared, SameContent, prepare
-from xmodal.ingest.video import save_thumbnails
+from xmodal.ingest.video import prune_thumbnails, save_thumbnails
 from xmodal.media.limits import DEFAULT_LIMITS, DecodeLimits
 from xmodal.media.walk import FileRef, walk
 from xmodal.progress import Progress, ProgressFactory
@@ -246,6 +246,7 @@ class _IndexRun:
         gone = [s.item.id for s in self.vanished.values() if s.item.id not in self.claimed]
         self.report.removed = self.store.delete_items(gone)
         self.store.prune_extracted_text()
+        prune_thumbnails(self.store)
 
     def interrupted(self) -> IndexInterrupted:
         """Keep what is encoded, drop what is not, and say how much the collection holds."""

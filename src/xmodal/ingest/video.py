@@ -41,6 +41,7 @@ from xmodal.records import Modality, Segment, Word
 if TYPE_CHECKING:
     from xmodal.ingest.encode import TextCache
     from xmodal.ingest.prepare import Prepared, SameContent
+    from xmodal.store.sqlite import Store
 
 #: the folder of a collection that holds the thumbnails of video segments
 THUMBNAILS = "thumbnails"
@@ -320,3 +321,24 @@ def save_thumbnails(root: str | os.PathLike[str], batch: Sequence[Prepared]) -> 
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write_bytes(path, data)
+
+
+def prune_thumbnails(store: Store) -> int:
+    """Remove the thumbnails of content no video in ``store`` has any more (a video removed,
+    or changed since); the caller holds the write lock, so no run is writing new ones."""
+    folder = Path(store.root) / THUMBNAILS
+    if not folder.is_dir():
+        return 0
+    rows = store.conn.execute("SELECT DISTINCT content_hash FROM items WHERE modality = 'video'")
+    keep = {r[0] for r in rows}
+    removed = 0
+    for sub in folder.iterdir():
+        if not sub.is_dir():
+            continue
+        for thumb in sub.glob("*.jpg"):
+            if thumb.name.rsplit("-", 1)[0] not in keep:
+                thumb.unlink(missing_ok=True)
+                removed += 1
+        if not any(sub.iterdir()):
+            sub.rmdir()
+    return removed

@@ -24,6 +24,12 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
 DETECT_WIDTH = 160
 #: a frame wanted this far (seconds) past the one decoded is reached by seeking, not decoding
 _SEEK_GAP = 3.0
+#: the least change of content a cut needs (PySceneDetect's default is 15): a cut between
+#: two drawings or slides on a plain background changes little, and the detector's ratio to
+#: the rolling average still keeps camera motion from counting as cuts
+_MIN_CUT = 8.0
+#: packets in a row that fail to decode before a stream is taken to end there
+_BAD_PACKETS = 50
 
 
 class AudioOnly(DecodeError):
@@ -121,8 +127,10 @@ def _duration(container: object, stream: object) -> float:
 
 
 def _frames(path: str, start: float = 0.0) -> Iterator[object]:
-    """Decoded frames of the first video stream from ``start``; a damaged stream ends where
-    the damage makes decoding impossible (what decoded before it is kept)."""
+    """Decoded frames of the first video stream from ``start``. A packet that does not
+    decode (a damaged stretch of the file) is passed over and decoding goes on at the next;
+    the stream ends at a damage the demuxer cannot get past or after ``_BAD_PACKETS``
+    packets in a row that do not decode."""
     import av
 
     with _open(path) as c:
@@ -130,10 +138,20 @@ def _frames(path: str, start: float = 0.0) -> Iterator[object]:
         stream.thread_type = "AUTO"
         if start > 0 and stream.time_base:
             c.seek(int(start / stream.time_base), stream=stream, backward=True)
+        bad = 0
         try:
-            for frame in c.decode(stream):
-                if frame.time is not None:
-                    yield frame
+            for packet in c.demux(stream):
+                try:
+                    frames = packet.decode()
+                except (av.error.FFmpegError, ValueError):
+                    bad += 1
+                    if bad > _BAD_PACKETS:
+                        return
+                    continue
+                bad = 0
+                for frame in frames:
+                    if frame.time is not None:
+                        yield frame
         except (av.error.FFmpegError, ValueError):
             return
 
@@ -153,7 +171,7 @@ def scan_video(path: str | os.PathLike[str], probe: VideoProbe, limits: DecodeLi
     from scenedetect.detectors import AdaptiveDetector
 
     fps = probe.fps if probe.fps > 0 else 25.0
-    detector = AdaptiveDetector(min_scene_len=max(2, round(0.5 * fps)))
+    detector = AdaptiveDetector(min_scene_len=max(2, round(0.5 * fps)), min_content_val=_MIN_CUT)
     cuts: list[float] = []
     times: list[float] = []
     sharpness: list[float] = []
@@ -237,7 +255,9 @@ def embedded_subtitles(path: str | os.PathLike[str]) -> list[tuple[float, float,
                 start = float(packet.pts * packet.time_base)
                 length = float((packet.duration or 0) * packet.time_base)
                 for sub in packet.decode():
-                    text = " ".join(_cue_text(r) for r in getattr(sub, "rects", sub))
+                    # older PyAV decodes a set of rectangles, newer the rectangles themselves
+                    rects = getattr(sub, "rects", None) or [sub]
+                    text = " ".join(_cue_text(r) for r in rects)
                     if text.strip():
                         out.append((start, start + (length or 2.0), text.strip()))
         except (av.error.FFmpegError, ValueError):
@@ -246,7 +266,12 @@ def embedded_subtitles(path: str | os.PathLike[str]) -> list[tuple[float, float,
 
 
 def _cue_text(rect: object) -> str:
-    raw = getattr(rect, "text", None) or getattr(rect, "ass", b"") or b""
+    raw = (
+        getattr(rect, "dialogue", None)
+        or getattr(rect, "text", None)
+        or getattr(rect, "ass", b"")
+        or b""
+    )
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     # an ASS event line: the text is its last comma-separated field
     if text.count(",") >= 8:

@@ -8,9 +8,11 @@ Syntax (documented in the README):
                                        them when the terms are bare words: t-shirt stays one word)
     img:"my photo.jpg" - "blurry"      quote paths and phrases that contain spaces or symbols
     aud:bark.wav + "dog"               a recording (sounds like this; its speech as words)
+    vid:clip.mp4                       a video clip (videos with shots like its shots)
 
 A term is ``[NUMBER*] ATOM`` where ATOM is a quoted phrase ("..." or '...', backslash escapes
-the quote and itself), ``img:PATH`` / ``image:PATH``, ``aud:PATH`` / ``audio:PATH``, or a run
+the quote and itself), ``img:PATH`` / ``image:PATH``, ``aud:PATH`` / ``audio:PATH``,
+``vid:PATH`` / ``video:PATH``, or a run
 of bare words. The query vector
 in each space is the weighted sum of the embeddings of the terms that space can embed.
 """
@@ -24,16 +26,20 @@ from typing import Literal
 
 from xmodal.errors import QuerySyntaxError
 
-TermKind = Literal["text", "image", "audio"]
+TermKind = Literal["text", "image", "audio", "video"]
 
 _NUMBER = re.compile(r"\s*((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\*\s*")
 _IMAGE_PREFIX = re.compile(r"(?:img|image):", re.IGNORECASE)
 _AUDIO_PREFIX = re.compile(r"(?:aud|audio):", re.IGNORECASE)
+_VIDEO_PREFIX = re.compile(r"(?:vid|video):", re.IGNORECASE)
 #: where a media term starts, and the kind of term it makes
 _MEDIA_PREFIXES: tuple[tuple[re.Pattern[str], TermKind], ...] = (
     (_IMAGE_PREFIX, "image"),
     (_AUDIO_PREFIX, "audio"),
+    (_VIDEO_PREFIX, "video"),
 )
+#: how each media term is written
+_PREFIX: dict[TermKind, str] = {"text": "", "image": "img:", "audio": "aud:", "video": "vid:"}
 #: a bare word that starts like a number and has a ``*`` in it meant to be a weight
 _BAD_WEIGHT = re.compile(r"[-+]?[\d.][^*\s]*\*")
 
@@ -58,8 +64,11 @@ class Query:
     def audios(self) -> list[Term]:
         return [t for t in self.terms if t.kind == "audio"]
 
+    def videos(self) -> list[Term]:
+        return [t for t in self.terms if t.kind == "video"]
+
     def media(self) -> list[Term]:
-        """Image and audio terms: files that are decoded before they are embedded."""
+        """Image, audio and video terms: files that are decoded before they are embedded."""
         return [t for t in self.terms if t.kind != "text"]
 
     def render(self) -> str:
@@ -69,8 +78,7 @@ class Query:
             sign = "-" if t.weight < 0 else "+"
             w = abs(t.weight)
             weight = "" if w == 1.0 else f"{w!r}*"
-            prefix = {"text": "", "image": "img:", "audio": "aud:"}[t.kind]
-            atom = prefix + _quote(t.value)
+            atom = _PREFIX[t.kind] + _quote(t.value)
             if n == 0:
                 out.append(("-" if sign == "-" else "") + weight + atom)
             else:
@@ -177,7 +185,7 @@ class _Parser:
             else:
                 path = self.word()
             if not path:
-                raise self.error(f"{'img' if kind == 'image' else 'aud'}: needs a path")
+                raise self.error(f"{_PREFIX[kind]} needs a path")
             return kind, path
         words: list[str] = []
         while not self.at_end() and not self.operator_ahead():

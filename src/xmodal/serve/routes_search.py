@@ -82,7 +82,9 @@ def search_words(
 )
 async def search_upload_route(
     request: Request,
-    file: Annotated[UploadFile, File(description="a picture to search by")],
+    file: Annotated[
+        UploadFile, File(description="a picture, recording or video clip to search by")
+    ],
     q: Annotated[str | None, Form(max_length=2000)] = None,
     k: Annotated[int, Form(ge=1, le=200)] = 10,
     offset: Annotated[int, Form(ge=0, le=1800)] = 0,
@@ -92,8 +94,8 @@ async def search_upload_route(
     before: Annotated[str | None, Form(max_length=40)] = None,
     path: Annotated[list[str] | None, Form()] = None,
 ) -> SearchResults:
-    """Search by an uploaded picture (drop or paste it on the page), with optional words
-    and the same filters as a search by words."""
+    """Search by an uploaded picture (drop or paste it on the page), recording or video clip,
+    with optional words and the same filters as a search by words."""
     service, settings = _parts(request)
     query = text_query(q)
     filters = make_filters(type, after, before, path)

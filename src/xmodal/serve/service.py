@@ -93,6 +93,7 @@ class Service:
         request: SearchRequest,
         image: str | os.PathLike[str] | None,
         audio: str | os.PathLike[str] | None = None,
+        video: str | os.PathLike[str] | None = None,
     ) -> list[SearchHit]:
         """Hits ``offset`` to ``offset + k``, those outside the roots left out; a deeper
         search replaces them so that a page stays full."""
@@ -104,6 +105,7 @@ class Service:
                     request.query,
                     image=image,
                     audio=audio,
+                    video=video,
                     k=depth,
                     model=request.model,
                     filters=request.filters,

@@ -30,6 +30,7 @@ from xmodal.spaces.bind import bind_space
 from xmodal.spaces.moments import matched_span, moment_key
 from xmodal.spaces.query_audio import decode_query_audio
 from xmodal.spaces.query_image import decode_query_image
+from xmodal.spaces.query_video import decode_query_video
 from xmodal.spaces.vector import VectorSpace
 from xmodal.spaces.video_moments import MomentMerger, video_fields
 from xmodal.store.sqlite import SegmentRef, SpaceRecord, Store
@@ -56,7 +57,7 @@ def can_read(record: SpaceRecord, inputs: QueryInputs) -> bool:
     """Whether the space of ``record`` may embed or match some term of ``inputs``."""
     mods = record.spec.modalities
     images = inputs.images.values()
-    if Modality.IMAGE in mods and any(p.image is not None for p in images):
+    if Modality.IMAGE in mods and any(p.image is not None or p.video is not None for p in images):
         return True
     if Modality.AUDIO in mods and any(p.audio is not None for p in images):
         return True
@@ -94,7 +95,7 @@ class Searcher:
         reads_text = any(Modality.TEXT in r.spec.modalities for r in searched)
         readers = extractors if reads_text else []
         decoded: dict[str, Prepared] = {}
-        if query.images():
+        if query.images() or query.videos():
             image_encoders = [
                 get_encoder(r.name)
                 for r in self.store.spaces().values()
@@ -103,6 +104,8 @@ class Searcher:
             limits = decode_limits(DEFAULT_LIMITS, image_encoders, extractors)
             for t in query.images():
                 decoded[t.value] = decode_query_image(t.value, limits, readers, use_name)
+            for t in query.videos():
+                decoded[t.value] = decode_query_video(t.value, limits, readers, use_name)
         for t in query.audios():
             decoded[t.value] = decode_query_audio(t.value, DEFAULT_LIMITS, readers, use_name)
         return QueryInputs(query, decoded)
