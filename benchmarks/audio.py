@@ -6,8 +6,9 @@ spoken interval with IoU >= 0.5), with bootstrap intervals.
     python benchmarks/audio.py --recordings 3 --sentences 4 --repeats 5 [--json out.json]
 
 The pipeline ratio is bare-recogniser seconds over pipeline seconds on the same files, from
-interleaved pairs with every model warm; the median and the spread over the pairs are
-reported. A last, separate run times each stage of the pipeline.
+interleaved rounds with every model warm; the median and the spread over the rounds are
+reported. ``--serial-too`` adds a third side: the pipeline with its audio spaces run after the
+recogniser instead of beside it. A last, separate run times each stage of the pipeline.
 
 Recordings are espeak-ng sentences over quiet noise at known offsets, so the ground truth of
 every moment is exact.
@@ -192,10 +193,35 @@ def _quality(col: Any, truth: list[tuple[Path, str, float, float]]) -> dict[str,
     }
 
 
+def _serial(root: Path, db: Path, models: list[str]) -> tuple[float, Any]:
+    """The pipeline with the audio spaces run after the recogniser, not beside it."""
+    import xmodal.ingest.encode as encode
+
+    aside = encode._embed_sound_aside
+    encode._embed_sound_aside = lambda *args: {}  # type: ignore[assignment]
+    try:
+        return _pipeline(root, db, models)
+    finally:
+        encode._embed_sound_aside = aside  # type: ignore[assignment]
+
+
+def _ratios(bare: list[float], other: list[float], seconds: float, name: str) -> dict[str, Any]:
+    ratios = sorted(b / p for b, p in zip(bare, other, strict=True))
+    return {
+        f"{name}_rtf_median": round(seconds / statistics.median(other), 2),
+        f"{name}_ratio_median": round(statistics.median(ratios), 3),
+        f"{name}_ratio_min_max": [round(ratios[0], 3), round(ratios[-1], 3)],
+        f"{name}_ratios": [round(r, 3) for r in ratios],
+    }
+
+
 # long: one measurement, its warm-up and its interleaved repeats read best in one place
-def run(recordings: int, per: int, repeats: int = 5, profile: bool = True) -> dict[str, Any]:
-    """Bare recogniser and whole pipeline, interleaved ``repeats`` times (the order flips
-    each time, so drifting load falls on both), every model warm before either clock."""
+def run(
+    recordings: int, per: int, repeats: int = 5, profile: bool = True, serial: bool = False
+) -> dict[str, Any]:
+    """Bare recogniser and whole pipeline (and, with ``serial``, the pipeline with its audio
+    spaces after the recogniser), interleaved ``repeats`` times with the order rotating, so
+    drifting load falls on every side, and every model warm before any clock."""
     import soundfile as sf
 
     from xmodal.encoders.registry import get_encoder, get_extractor
@@ -210,44 +236,39 @@ def run(recordings: int, per: int, repeats: int = 5, profile: bool = True) -> di
         for m in models:
             (get_extractor if m == "asr" else get_encoder)(m)
         # first calls pay lazy imports and kernel set-up (librosa alone takes ~1.5 s): warm
-        # both sides on one recording so neither clock counts them
+        # every side on one recording so no clock counts them
         warm = Path(tmp) / "warm"
         warm.mkdir()
         os.link(files[0], warm / files[0].name)
         _bare_asr(whisper, [files[0]])
         _pipeline(warm, Path(tmp) / "db-warm", models)[1].close()
-        bare: list[float] = []
-        pipe: list[float] = []
+        sides = ["bare", "pipeline", *(["serial"] if serial else [])]
+        took: dict[str, list[float]] = {side: [] for side in sides}
         col = None
         for rep in range(repeats):
-            order = ("bare", "pipe") if rep % 2 == 0 else ("pipe", "bare")
-            for side in order:
+            for side in sides[rep % len(sides) :] + sides[: rep % len(sides)]:
                 if side == "bare":
-                    bare.append(_bare_asr(whisper, files))
+                    took[side].append(_bare_asr(whisper, files))
                     continue
                 if col is not None:
                     col.close()
-                took, col = _pipeline(root, Path(tmp) / f"db{rep}", models)
-                pipe.append(took)
-            print(
-                f"  pair {rep + 1}: bare {bare[-1]:.2f} s, pipeline {pipe[-1]:.2f} s",
-                file=sys.stderr,
-            )
+                run_side = _pipeline if side == "pipeline" else _serial
+                t, col = run_side(root, Path(tmp) / f"db-{side}{rep}", models)
+                took[side].append(t)
+            done = ", ".join(f"{side} {took[side][-1]:.2f} s" for side in sides)
+            print(f"  round {rep + 1}: {done}", file=sys.stderr)
         assert col is not None
         out: dict[str, Any] = {"audio_seconds": round(seconds, 1), "repeats": repeats}
-        ratios = sorted(b / p for b, p in zip(bare, pipe, strict=True))
-        out["bare_asr_rtf_median"] = round(seconds / statistics.median(bare), 2)
-        out["pipeline_rtf_median"] = round(seconds / statistics.median(pipe), 2)
-        out["pipeline_ratio_median"] = round(statistics.median(ratios), 3)
-        out["pipeline_ratio_min_max"] = [round(ratios[0], 3), round(ratios[-1], 3)]
-        out["pipeline_ratios"] = [round(r, 3) for r in ratios]
+        out["bare_asr_rtf_median"] = round(seconds / statistics.median(took["bare"]), 2)
+        for side in sides[1:]:
+            out.update(_ratios(took["bare"], took[side], seconds, side))
         out.update(_quality(col, truth))
         col.close()
         if profile:
             with StageClock() as clock:
-                took, col = _pipeline(root, Path(tmp) / "db-profile", models)
+                t, col = _pipeline(root, Path(tmp) / "db-profile", models)
                 col.close()
-            out["profile_pipeline_s"] = round(took, 2)
+            out["profile_pipeline_s"] = round(t, 2)
             out["profile_stage_s"] = {k: round(v, 2) for k, v in clock.seconds.items()}
     return out
 
@@ -258,9 +279,14 @@ def main() -> None:
     ap.add_argument("--sentences", type=int, default=4, help="sentences per recording")
     ap.add_argument("--repeats", type=int, default=5, help="interleaved bare/pipeline pairs")
     ap.add_argument("--no-profile", action="store_true", help="skip the per-stage run")
+    ap.add_argument(
+        "--serial-too",
+        action="store_true",
+        help="also time the pipeline with its audio spaces after the recogniser",
+    )
     ap.add_argument("--json")
     args = ap.parse_args()
-    out = run(args.recordings, args.sentences, args.repeats, not args.no_profile)
+    out = run(args.recordings, args.sentences, args.repeats, not args.no_profile, args.serial_too)
     facts = machine_facts()
     print(facts_markdown(facts))
     print(md_table(list(out), [list(out.values())]))
