@@ -157,16 +157,16 @@ def train_head(
 
 
 def embed_files(
-    enc: Encoder, clips_of: Sequence[Path], progress: ProgressFactory | None = None
+    enc: Encoder, paths: Sequence[Path], progress: ProgressFactory | None = None
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Each recording as an audio query reads it, and its vector in ``enc``."""
     from xmodal.learn.data import read_audio
 
-    bar = start_progress(progress, len(clips_of))
+    bar = start_progress(progress, len(paths))
     clips: list[np.ndarray] = []
     vecs: list[np.ndarray] = []
     try:
-        for path in clips_of:
+        for path in paths:
             clips.append(read_audio(path))
             vecs.append(enc.encode_audio([clips[-1]])[0])
             bar.update(1)
