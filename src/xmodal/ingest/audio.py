@@ -191,24 +191,46 @@ def hear_speech(
                 p.segments[n] = replace(seg, text=fallback)
 
 
-def embed_audio(enc: Encoder, batch: Sequence[Prepared]) -> dict[int, tuple[list[int], np.ndarray]]:
-    """Vectors of every span of each recording of ``batch``, keyed by its position."""
-    out: dict[int, tuple[list[int], np.ndarray]] = {}
+#: a recording's spans to embed: its position in the batch, its clip, and (ordinal, start,
+#: end) of each span
+SpanJob = tuple[int, AudioClip, list[tuple[int, float, float]]]
+
+
+def audio_spans(batch: Sequence[Prepared]) -> list[SpanJob]:
+    """The spans of each recording of ``batch``, read once, so that embedding them can run
+    beside the recogniser, which rewrites the segments' text (never their times)."""
+    out: list[SpanJob] = []
     for n, p in enumerate(batch):
         if p.audio is None:
             continue
-        spans = [s for s in p.segments if s.start is not None and s.end is not None]
+        spans = [
+            (s.ordinal, s.start, s.end)
+            for s in p.segments
+            if s.start is not None and s.end is not None
+        ]
+        if spans:
+            out.append((n, p.audio, spans))
+    return out
+
+
+def embed_spans(enc: Encoder, jobs: Sequence[SpanJob]) -> dict[int, tuple[list[int], np.ndarray]]:
+    """Vectors of the spans of ``jobs``, keyed by each recording's position in its batch."""
+    out: dict[int, tuple[list[int], np.ndarray]] = {}
+    for n, clip, spans in jobs:
         for lo in range(0, len(spans), enc.batch_size):
             part = spans[lo : lo + enc.batch_size]
-            clips = [p.audio.span(s.start or 0.0, s.end or 0.0) for s in part]
-            vecs = enc.encode_audio(clips)
+            vecs = enc.encode_audio([clip.span(start, end) for _, start, end in part])
             prev = out.get(n)
-            ords = [s.ordinal for s in part]
+            ords = [o for o, _, _ in part]
             out[n] = (prev[0] + ords, np.vstack([prev[1], vecs])) if prev else (ords, vecs)
     return out
+
+
+def embed_audio(enc: Encoder, batch: Sequence[Prepared]) -> dict[int, tuple[list[int], np.ndarray]]:
+    """Vectors of every span of each recording of ``batch``, keyed by its position."""
+    return embed_spans(enc, audio_spans(batch))
 
 
 def query_audio_vector(enc: Encoder, clip: AudioClip) -> np.ndarray:
     """A query recording in an audio space: its first ``QUERY_SECONDS`` as one clip."""
     return enc.encode_audio([clip.span(0.0, QUERY_SECONDS)])[0]
-

@@ -4,15 +4,16 @@ vectors of every vector space, terms of every keyword space."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from xmodal.encoders.base import Encoder, TextBox, TextExtractor
+from xmodal.encoders.base import Encoder, SpeechExtractor, TextBox, TextExtractor
 from xmodal.encoders.registry import SpaceKind, info
 from xmodal.errors import DecodeError
-from xmodal.ingest.audio import embed_audio, hear_speech
+from xmodal.ingest.audio import audio_spans, embed_audio, embed_spans, hear_speech
 from xmodal.ingest.prepare import PixelPreparer, Prepared
 from xmodal.ingest.video import (
     embed_frames,
@@ -154,6 +155,8 @@ class _BatchOutput:
 
     vectors: list[dict[str, tuple[list[int], np.ndarray]]]
     terms: list[dict[int, list[str]]]
+    #: audio spaces whose recordings were embedded already, beside the recogniser
+    heard_aside: set[str] = field(default_factory=set)
 
     def vectors_by_item(self, space: str, found: dict[int, tuple[list[int], np.ndarray]]) -> None:
         for n, value in found.items():
@@ -171,7 +174,8 @@ def _embed(enc: Encoder, batch: Sequence[Prepared], out: _BatchOutput) -> None:
     """A vector space: an image's pixels if the encoder takes images, a recording's spans if
     it takes audio, else the words of every segment."""
     if enc.accepts(Modality.AUDIO):
-        out.vectors_by_item(enc.name, embed_audio(enc, batch))
+        if enc.name not in out.heard_aside:
+            out.vectors_by_item(enc.name, embed_audio(enc, batch))
         out.vectors_by_item(enc.name, embed_soundtracks(enc, batch))
     if enc.accepts(Modality.IMAGE):
         out.vectors_by_item(enc.name, embed_frames(enc, batch))
@@ -205,6 +209,27 @@ def _analyze(enc: Encoder, batch: Sequence[Prepared], out: _BatchOutput) -> None
         out.terms[n] = {s.ordinal: enc.analyze(s.text) for s in p.segments if s.text.strip()}
 
 
+def _embed_sound_aside(
+    pool: ThreadPoolExecutor,
+    batch: Sequence[Prepared],
+    spaces: Sequence[tuple[Encoder, SpaceWriter]],
+    extractors: Sequence[TextExtractor],
+) -> dict[str, Future[dict[int, tuple[list[int], np.ndarray]]]]:
+    """Start embedding the batch's recordings in every audio space while the recogniser
+    hears them: a sound's vector does not depend on its words, and the recogniser leaves
+    cores idle between its steps. Nothing starts when no recogniser runs."""
+    if not any(isinstance(e, SpeechExtractor) for e in extractors):
+        return {}
+    jobs = audio_spans(batch)
+    if not jobs:
+        return {}
+    return {
+        enc.name: pool.submit(embed_spans, enc, jobs)
+        for enc, _ in spaces
+        if enc.accepts(Modality.AUDIO) and info(enc.name).space == "vector"
+    }
+
+
 SpaceWriter = Callable[[Encoder, Sequence[Prepared], _BatchOutput], None]
 #: how each kind of space a family declares in its registration takes a batch
 _WRITERS: dict[SpaceKind, SpaceWriter] = {"vector": _embed, "keyword": _analyze}
@@ -228,11 +253,16 @@ def encode_batch(
     words.
     """
     cache = cache or TextCache(None)
-    read_text_in_images(batch, extractors, cache)
-    hear_speech(batch, extractors, cache)
-    read_text_in_frames(batch, extractors, cache)
-    hear_soundtracks(batch, extractors, cache)
     out = _BatchOutput([{} for _ in batch], [{} for _ in batch])
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="xmodal-sound") as pool:
+        aside = _embed_sound_aside(pool, batch, spaces, extractors)
+        read_text_in_images(batch, extractors, cache)
+        hear_speech(batch, extractors, cache)
+        read_text_in_frames(batch, extractors, cache)
+        hear_soundtracks(batch, extractors, cache)
+        for name, future in aside.items():
+            out.vectors_by_item(name, future.result())
+            out.heard_aside.add(name)
     for enc, write in spaces:
         write(enc, batch, out)
     names = frozenset(e.name for e, _ in spaces) | {e.name for e in extractors}
