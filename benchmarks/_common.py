@@ -53,7 +53,9 @@ def _version(module: str) -> str:
 
 
 def _git(*args: str) -> str:
-    here = os.path.dirname(os.path.abspath(__file__))
+    # from the repository root, so that paths such as ``src`` name the same folder wherever
+    # the benchmark is started from
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         out = subprocess.run(
             ["git", *args], capture_output=True, text=True, check=True, cwd=here
