@@ -123,18 +123,19 @@ def top10(idx: Any) -> Any:
     return lambda r: idx.search(r, 10)[1]
 
 
-def alternated(ours: Any, raw: Any, q: np.ndarray) -> tuple[np.ndarray, list[float], list[float]]:
+def alternated(
+    ours: Any, raw: Any, q: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[float], list[float]]:
     """Ours and raw on each query in turn (order swapped every query): same load for both."""
-    got, a, b = [], [], []
+    got: dict[Any, list[np.ndarray]] = {ours: [], raw: []}
+    lat: dict[Any, list[float]] = {ours: [], raw: []}
     for n, row in enumerate(q):
         r = row[None, :]
-        for fn, lat in ((ours, a), (raw, b)) if n % 2 == 0 else ((raw, b), (ours, a)):
+        for fn in (ours, raw) if n % 2 == 0 else (raw, ours):
             t = time.perf_counter()
-            res = fn(r)
-            lat.append(time.perf_counter() - t)
-            if fn is ours:
-                got.append(res)
-    return np.concatenate(got), a, b
+            got[fn].append(fn(r))
+            lat[fn].append(time.perf_counter() - t)
+    return np.concatenate(got[ours]), np.concatenate(got[raw]), lat[ours], lat[raw]
 
 
 def ms(lat: list[float], p: float) -> float:
@@ -169,29 +170,37 @@ def make_index(kind: str, args: Any, work: Path) -> Any:
     )
 
 
+def settings(kind: str, args: Any) -> list[dict[str, int]]:
+    """The search settings to sweep: efSearch for HNSW, nprobe x re-ranking for IVF-PQ."""
+    if kind == "hnsw":
+        return [{"ef": int(v)} for v in (args.efs or str(args.ef)).split(",")]
+    if kind == "ivfpq":
+        return [
+            {"nprobe": int(p), "rerank": int(r)}
+            for r in (args.reranks or str(args.rerank)).split(",")
+            for p in (args.nprobes or str(args.nprobe)).split(",")
+        ]
+    return [{}]
+
+
 def sweep(kind: str, idx: Any, q: np.ndarray, gt: np.ndarray, args: Any) -> list[dict[str, Any]]:
     """One row per search setting: recall, latency, raw FAISS latency at the same setting."""
-    if kind == "hnsw":
-        settings = [("ef", int(v)) for v in args.efs.split(",")] if args.efs else [("ef", args.ef)]
-    elif kind == "ivfpq":
-        values = args.nprobes.split(",") if args.nprobes else [args.nprobe]
-        settings = [("nprobe", int(v)) for v in values]
-    else:
-        settings = [("-", 0)]
     rows = []
-    for name, value in settings:
+    for setting in settings(kind, args):
         if kind == "hnsw":
-            idx.ef_search, args.ef = value, value
+            idx.ef_search = args.ef = setting["ef"]
         elif kind == "ivfpq":
-            idx.nprobe, args.nprobe = value, value
+            idx.nprobe = args.nprobe = setting["nprobe"]
+            idx.rerank = args.rerank = setting["rerank"]
         ours = top10(idx)
         raw = raw_search(kind, idx, args)
-        row: dict[str, Any] = {"setting": f"{name}={value}"}
+        row: dict[str, Any] = {"setting": " ".join(f"{k}={v}" for k, v in setting.items())}
         if raw is None:
             got, lat = latencies(ours, q)
         else:
-            got, lat, raw_lat = alternated(ours, raw, q)
+            got, raw_got, lat, raw_lat = alternated(ours, raw, q)
             row["raw_p50_ms"] = ms(raw_lat, 50)
+            row["raw_recall@10"] = round(recall(raw_got, gt), 4)
         row.update({"recall@10": round(recall(got, gt), 4), "p50_ms": ms(lat, 50)})
         row["p99_ms"] = ms(lat, 99)
         if raw is not None:
@@ -314,6 +323,7 @@ def arguments() -> argparse.Namespace:
     ap.add_argument("--nprobe", type=int, default=32)
     ap.add_argument("--nprobes", help="nprobe values to sweep, comma separated")
     ap.add_argument("--rerank", type=int, default=16)
+    ap.add_argument("--reranks", help="re-ranking factors to sweep, comma separated")
     ap.add_argument("--store", default="float32", choices=("float32", "float16"))
     ap.add_argument("--cache", help="folder keeping the vectors and ground truth between runs")
     ap.add_argument("--work", help="folder for the index files (default: the temp folder)")
