@@ -23,7 +23,10 @@ def curves(paths: list[str]) -> list[tuple[str, list[float], list[float], list[s
             points = row["sweep"]
             xs = [float(p["p50_ms"]) for p in points]
             ys = [float(p["recall@10"]) for p in points]
-            names = [str(p.get("setting") or f"nprobe={p['nprobe']}") for p in points]
+            names = [
+                str(p.get("setting") or f"nprobe={p['nprobe']} rerank={p['rerank']}")
+                for p in points
+            ]
             out.append((label, xs, ys, names))
     return out
 
