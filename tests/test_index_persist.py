@@ -107,6 +107,18 @@ def test_auto_by_size_and_memory_budget() -> None:
     assert "bytes per vector" in small.note
 
 
+def test_budget_note_quotes_only_measured_recall() -> None:
+    from xmodal.index.choice import MEASURED_RECALL
+
+    budget = IndexSettings(max_memory=parse_memory("1G"))
+    picked = choose(budget, 10_000_000, 512)
+    measured = MEASURED_RECALL[(512, picked.params["m"])]
+    assert f"recall@10 {measured:.3f} measured" in picked.note
+    # a width no benchmark measured gets no figure
+    odd = choose(budget, 10_000_000, 100)
+    assert "recall not measured" in odd.note and "recall@10" not in odd.note
+
+
 KILLER = """
 import os, signal, sys
 from xmodal.index import persist

@@ -29,8 +29,17 @@ HNSW_BELOW = 5_000_000
 BUDGET_SHARE = 0.75
 #: bytes a vector costs in RAM beside its code: its row in the lists and in the row table
 IVFPQ_ROW_BYTES = 16
-#: recall@10 after re-ranking measured at 1M (docs/benchmarks.md) by bytes of code a vector
-MEASURED_RECALL = {16: 0.80, 32: 0.93, 64: 0.97}
+#: recall@10 against exact search after re-ranking, by (dimensions, bytes of code a vector),
+#: at the parameters ``_ivfpq`` gives (nlist by size, nprobe 32, 16 x k re-ranked): measured
+#: on the 1M clustered vectors of benchmarks/scale_memory.py (docs/benchmarks.md, "ANN at 1M
+#: and 10M"); other widths and code sizes were not measured and are not guessed
+MEASURED_RECALL: dict[tuple[int, int], float] = {
+    (512, 8): 0.613,
+    (512, 16): 0.711,
+    (512, 32): 0.799,
+    (512, 64): 0.916,
+}
+MEASURED_ON = "1M clustered 512-d vectors"
 SETTINGS_KEY = "index"
 
 
@@ -107,7 +116,10 @@ def _ivfpq(n: int, dim: int, budget: int | None) -> IndexChoice:
         per_vector = (BUDGET_SHARE * budget - list_count(n) * dim * 4) / max(n, 1)
         wanted = max(4, min(64, int(per_vector) - IVFPQ_ROW_BYTES))
     m = pq_subquantizers(dim, wanted)
-    recall = MEASURED_RECALL.get(m)
-    cost = f"recall@10 about {recall:.2f} at 1M" if recall else "recall not measured"
+    recall = MEASURED_RECALL.get((dim, m))
+    if recall is None:
+        cost = f"recall not measured for {m}-byte codes at {dim} dimensions"
+    else:
+        cost = f"recall@10 {recall:.3f} measured on {MEASURED_ON}"
     note = f"ivfpq: {m + IVFPQ_ROW_BYTES} bytes per vector in RAM ({m}-byte codes), {cost}"
     return IndexChoice("ivfpq", {"m": m}, note)

@@ -148,8 +148,10 @@ class IvfPqIndex(UpdatableIndex):
             scores[n, ok] = self.vectors(labels[n, ok]) @ q[n]
         kk = min(k, labels.shape[1])
         top = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+        order = np.argsort(-np.take_along_axis(scores, top, 1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, 1)
         return self._labels_to_ids(
-            np.take_along_axis(scores, top, 1), np.take_along_axis(labels, top, 1), k
+            np.take_along_axis(scores, top, 1), np.take_along_axis(labels, top, 1), k, True
         )
 
     def save(self, folder: Path, tag: str) -> list[str]:
