@@ -1,8 +1,11 @@
 """Run by benchmarks/scale.py in a fresh process: the RSS that loading a saved index
-(memory-mapped, or read into RAM) and answering the queries adds, and the total after."""
+(memory-mapped, or read into RAM) and answering the queries adds, and the total after. The
+index's files are dropped from the page cache first, so mapped pages count only when a
+query touched them (a warm cache would let the kernel map pages around each touch)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,13 @@ def probe(
     from xmodal.index.ivfpq import IvfPqIndex
 
     q = np.load(queries)
+    for name in files:
+        # start cold: none of the index's pages in the page cache (only its own files')
+        path = Path(folder) / name
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.close(fd)
     before = _rss_mb()
     idx: Any = HnswIndex(**params) if kind == "hnsw" else IvfPqIndex(**params)
     idx.load(Path(folder), files, mmap=mmap)
