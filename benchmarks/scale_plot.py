@@ -43,9 +43,11 @@ def main() -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, xs, ys, names in curves(args.jsonl):
-        ax.plot(xs, ys, marker="o", label=label)
+        # HNSW has one knob (a curve); IVF-PQ two (nprobe x re-ranking: points)
+        ax.plot(xs, ys, marker="o", ls="-" if label.startswith("hnsw") else "none", label=label)
         for x, y, name in zip(xs, ys, names, strict=True):
-            ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+            short = name.replace("nprobe=", "p").replace("rerank=", "r").replace(" ", "/")
+            ax.annotate(short, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
     ax.axhline(0.95, color="grey", lw=0.8, ls="--")
     ax.axvline(1.0, color="grey", lw=0.8, ls=":")
     ax.set_xscale("log")
