@@ -24,7 +24,10 @@ def curves(paths: list[str]) -> list[tuple[str, list[float], list[float], list[s
             xs = [float(p["p50_ms"]) for p in points]
             ys = [float(p["recall@10"]) for p in points]
             names = [
-                str(p.get("setting") or f"nprobe={p['nprobe']} rerank={p['rerank']}")
+                str(
+                    p.get("setting")
+                    or f"nprobe={p['nprobe']} rerank={p.get('rerank', row['params']['rerank'])}"
+                )
                 for p in points
             ]
             out.append((label, xs, ys, names))
