@@ -107,6 +107,22 @@ def test_auto_by_size_and_memory_budget() -> None:
     assert "bytes per vector" in small.note
 
 
+def test_budget_note_quotes_only_measured_recall() -> None:
+    from xmodal.index.choice import MEASURED_RECALL
+
+    budget = IndexSettings(max_memory=parse_memory("1G"))
+    picked = choose(budget, 10_000_000, 512)
+    measured = MEASURED_RECALL[(10_000_000, 512, picked.params["m"])]
+    assert f"recall@10 {measured:.3f} measured on 10M" in picked.note
+    # a million vectors get the figure measured at a million
+    near = choose(IndexSettings(kind="ivfpq"), 1_200_000, 512)
+    measured = MEASURED_RECALL[(1_000_000, 512, near.params["m"])]
+    assert f"recall@10 {measured:.3f} measured on 1M" in near.note
+    # a width no benchmark measured gets no figure
+    odd = choose(budget, 10_000_000, 100)
+    assert "recall not measured" in odd.note and "recall@10" not in odd.note
+
+
 KILLER = """
 import os, signal, sys
 from xmodal.index import persist

@@ -105,3 +105,30 @@ def test_collection_in_python(
     hits = col.search(image=query, k=4, filters=Filters(path_globs=("*circle*",)))
     assert hits[0].path == str(folder / "circle_4.png")
     col.close()
+
+
+def test_moving_to_milvus_keeps_every_vector_in_the_store(
+    folder: Path, milvus_url: str, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from xmodal.collection import Collection
+    from xmodal.index.milvus_sync import move_vectors
+    from xmodal.store.snapshot import load_space
+
+    col = Collection.open(tmp_path / "db")
+    col.index([folder], models=["classic"])
+    dim = col.store.spaces()["classic"].dim
+    ids, vecs = load_space(col.store, "classic", dim)
+    assert len(ids) == 10
+    moved = move_vectors(col.store, milvus_url)
+    assert moved["spaces"] == {"classic": 10}
+    # the store stays the source of truth: Milvus holds a copy, the store keeps its own
+    ids_there, vecs_there = load_space(col.store, "classic", dim)
+    np.testing.assert_array_equal(ids_there, ids)
+    np.testing.assert_array_equal(vecs_there, vecs)
+    move_vectors(col.store, "local")
+    ids_back, vecs_back = load_space(col.store, "classic", dim)
+    np.testing.assert_array_equal(ids_back, ids)
+    np.testing.assert_array_equal(vecs_back, vecs)
+    col.close()

@@ -91,7 +91,7 @@ class HnswIndex(UpdatableIndex):
         kk = min(k, len(self))
         scores, labels = self._index.search(q, kk, params=params)
         del bits
-        return self._labels_to_ids(scores, labels, k)
+        return self._labels_to_ids(scores, labels, k, ordered=True)
 
     def save(self, folder: Path, tag: str) -> list[str]:
         assert self._index is not None

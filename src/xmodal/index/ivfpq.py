@@ -25,7 +25,9 @@ from xmodal.progress import Progress
 
 DEFAULT_M = 32
 DEFAULT_NPROBE = 32
-DEFAULT_RERANK = 16
+#: candidates re-ranked, times k: at 16 recall@10 was 0.80 at 1M (m = 32), at 64 it was 1.00
+#: for little more time (docs/benchmarks.md, "ANN at 1M and 10M")
+DEFAULT_RERANK = 64
 MIN_TRAIN = 10_000
 #: the index asks for a rebuild when it has grown this many times past what it was trained on
 MAX_GROWTH = 4
@@ -148,8 +150,10 @@ class IvfPqIndex(UpdatableIndex):
             scores[n, ok] = self.vectors(labels[n, ok]) @ q[n]
         kk = min(k, labels.shape[1])
         top = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+        order = np.argsort(-np.take_along_axis(scores, top, 1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, 1)
         return self._labels_to_ids(
-            np.take_along_axis(scores, top, 1), np.take_along_axis(labels, top, 1), k
+            np.take_along_axis(scores, top, 1), np.take_along_axis(labels, top, 1), k, True
         )
 
     def save(self, folder: Path, tag: str) -> list[str]:

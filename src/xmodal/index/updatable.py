@@ -108,8 +108,14 @@ class UpdatableIndex(VectorIndex):
         return allowed_rows <= max(SELECTIVE_ROWS, SELECTIVE_SHARE * len(self))
 
     def _labels_to_ids(
-        self, scores: np.ndarray, labels: np.ndarray, k: int
+        self, scores: np.ndarray, labels: np.ndarray, k: int, ordered: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows to ids, best first; ``ordered``: the rows come best first already (as FAISS
+        answers), so a full answer of live rows needs no re-sorting (a query's hot path)."""
+        if ordered and labels.size and labels.min() >= 0:
+            ids = self._row_ids[labels]
+            if ids.min() >= 0:
+                return pad(scores.astype(np.float32, copy=False), ids, k)
         ok = labels >= 0
         ids = np.where(ok, self._row_ids[np.maximum(labels, 0)], -1)
         ok &= ids >= 0

@@ -9,6 +9,7 @@ way) are never read, and the next writer cuts them off before appending.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import secrets
 import tempfile
@@ -62,6 +63,9 @@ class VectorFile:
             return np.empty((len(rows), self.dim), dtype=np.float32)
         if self._map is None:
             self._map = np.memmap(self.path, self.dtype, "r", shape=(self.rows, self.dim))
+            # candidates are scattered rows: reading ahead of each would page in the file
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                self._map._mmap.madvise(mmap.MADV_RANDOM)  # type: ignore[attr-defined]
         return np.asarray(self._map[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
 
 
