@@ -369,3 +369,15 @@ def test_prepare_openmoji_splits_feeds_the_loader(tmp_path: Path) -> None:
         assert not seen & set(data.texts), split
         seen |= set(data.texts)
     assert len(seen) == 20
+
+
+def test_training_can_start_from_an_earlier_model(
+    heads_model: Path, pairs: Path, cache: Path, tmp_path: Path
+) -> None:
+    first = read_model_dir(heads_model)[0]
+    result = train(_config(pairs, cache, tmp_path / "more", epochs=1, init_from=str(heads_model)))
+    # epoch 0 is the earlier model itself, not a random one
+    start = {k: v for k, v in result.history[0].items() if k.startswith("t2i")}
+    assert start == {k: v for k, v in first["metrics"]["val"].items() if k.startswith("t2i")}
+    with pytest.raises(UsageError, match="architecture"):
+        train(_config(pairs, cache, tmp_path / "bad", dim=12, init_from=str(heads_model)))
