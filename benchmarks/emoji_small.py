@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine_facts, md_table, write_json
-from xmodal.datasets import emoji_names, emoji_styles, svg_sets
+from xmodal.datasets import emoji_names, emoji_styles
 from xmodal.datasets import openmoji as om
 from xmodal.encoders.registry import get_encoder
 from xmodal.eval.benchmarks.openmoji import concepts, split_concepts
@@ -111,9 +111,8 @@ def _pictures(paths: Sequence[Path]) -> list[Any]:
 
 
 def _style_gallery(style: str, emojis: Sequence[om.Emoji]) -> list[om.Drawing]:
-    svg_set = emoji_styles.SVG_SETS[style]
     out = cache_dir() / "heldout" / style / "96"
-    return svg_sets.render_for(svg_set, emojis, out, 96)
+    return emoji_styles.render_style(style, emojis, out, 96)
 
 
 def _query_sets(
@@ -148,7 +147,12 @@ def main() -> None:  # long: one straight script, from the data to the table
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("models", nargs="+", help="model directories; the first is the baseline")
     ap.add_argument("--splits", type=Path, required=True, help="folder with test/")
-    ap.add_argument("--style", default="fluent-flat", choices=sorted(emoji_styles.SVG_SETS))
+    ap.add_argument(
+        "--style",
+        default="fluent-flat",
+        choices=sorted(emoji_styles.STYLES),
+        help="drawing style of the gallery (fluent-flat: none of the models trained on it)",
+    )
     ap.add_argument("--out", help="write the results as JSON here")
     ap.add_argument("--plot", type=Path, help="draw recall@10 with intervals here (PNG)")
     a = ap.parse_args()

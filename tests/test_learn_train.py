@@ -381,3 +381,19 @@ def test_training_can_start_from_an_earlier_model(
     assert start == {k: v for k, v in first["metrics"]["val"].items() if k.startswith("t2i")}
     with pytest.raises(UsageError, match="architecture"):
         train(_config(pairs, cache, tmp_path / "bad", dim=12, init_from=str(heads_model)))
+
+
+def test_keep_last_writes_the_final_epochs_weights(
+    pairs: Path, cache: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "last"
+    train(_config(pairs, cache, out, epochs=2, keep="last"))
+    config, arrays = read_model_dir(out)
+    assert config["best_epoch"] == 2 and config["metrics"]["val"] == {
+        k: v for k, v in config["history"][-1].items() if k not in ("epoch", "loss", "temperature")
+    }
+    final = load_numpy_safetensors(out / "checkpoint" / "weights.safetensors")
+    assert sorted(final) == sorted(arrays)
+    assert all(np.array_equal(final[k], arrays[k]) for k in arrays)
+    with pytest.raises(UsageError, match="keep"):
+        _config(pairs, cache, out, keep="worst").validate()

@@ -93,6 +93,10 @@ class OptimConfig:
     warmup_epochs: int = 1
     #: epochs without a better validation recall@10 before stopping
     patience: int = 5
+    #: the weights the model directory keeps: "best" (the epoch with the best validation
+    #: recall@10, the starting weights included) or "last" (the final epoch's: for a run
+    #: whose validation measures only part of what it trains for, e.g. one of its languages)
+    keep: str = "best"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,6 +219,8 @@ class TrainConfig:
             raise UsageError(f"attached_dropout must be in [0, 1], got {dropout}")
         if o.batch_size < 2:
             raise UsageError("batch_size must be at least 2: a contrastive batch needs negatives")
+        if o.keep not in ("best", "last"):
+            raise UsageError(f"keep must be 'best' or 'last', got {o.keep!r}")
         if o.patience < 1:
             raise UsageError(f"patience must be at least 1, got {o.patience}")
         if not o.lr > 0:

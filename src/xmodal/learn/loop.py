@@ -345,6 +345,10 @@ def train_neural(
         losses = t.train_epoch(run.epoch, None if epoch_bar is None else epoch_bar(t.per_epoch))
         _end_epoch(t, run, losses, out, base)
         stopped_early = run.bad_epochs >= patience
+    if config.optim.keep == "last" and run.best_epoch != run.epoch:
+        last = run.history[-1]
+        run.best, run.best_epoch = score(last), run.epoch
+        write_best(out, t.model, base, run)
     curves = plot_curves(run.history, out / CURVES_FILE)
     finalise_config(out, run, curves)
     return TrainResult(

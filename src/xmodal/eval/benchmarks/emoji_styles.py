@@ -146,7 +146,7 @@ def _params(
         "split_concepts": split_concepts,
         "covered_concepts": len(covered),
         "coverage": round(len(covered) / split_concepts, 4) if split_concepts else 0.0,
-        "attribution": chosen_style.attribution,
+        "attribution": opts.attribution(chosen_style.attribution),
     }
 
 
