@@ -235,3 +235,27 @@ def test_iconify_table_yields_its_drawings_and_skips_aliases(tmp_path: Path) -> 
     (svg_dir / ".split-from").unlink()
     with pytest.raises(XmodalError, match="Iconify"):
         svg_sets.split_svgs(svg_sets.FLUENT_FLAT, extracted)
+
+
+def test_emoji_styles_benchmark_draws_the_split_in_noto(tmp_path: Path) -> None:
+    from xmodal.eval.benchmarks import emoji_styles as bes
+
+    svg_dir = svg_sets.split_svgs(svg_sets.NOTO, _noto_sheet(tmp_path / "noto" / "extracted"))
+    extracted = fake_openmoji(tmp_path / "om")
+    # the fake sheet draws two emojis; whichever split holds them is the one prepared
+    parts = bom.load_split(extracted, "test", 0)
+    split = next(s for s, cs in parts.items() if any(h == "1F600" for c in cs for h in c.hexcodes))
+    layout = bes.prepare(
+        tmp_path / "bench",
+        style="noto",
+        split=split,
+        size=24,
+        progress=False,
+        extracted=extracted,
+        style_extracted=svg_dir,
+    )
+    items = _items(layout.root)
+    assert "1F600" in {it["hexcode"] for it in items} and all("names" in it for it in items)
+    assert layout.params["style_package"] == "@svgmoji/noto"
+    assert layout.params["style_sha256"] is None  # a folder not unpacked by fetch()
+    assert "Noto" in (layout.root / "ATTRIBUTION.txt").read_text(encoding="utf-8")

@@ -154,7 +154,8 @@ def split_svgs(svg_set: SvgSet, extracted: Path) -> Path:
     """One SVG file per drawing of the unpacked set, beside ``extracted``; done once per
     unpacking (the marker names the unpacking's own marker)."""
     out = extracted.parent / "svg"
-    source = npm.read_marker(extracted) or str(extracted)
+    package_marker = npm.read_marker(extracted)
+    source = package_marker or str(extracted)
     try:
         if (out / _SPLIT_MARKER).read_text(encoding="utf-8") == source:
             return out
@@ -166,6 +167,9 @@ def split_svgs(svg_set: SvgSet, extracted: Path) -> Path:
             name = "-".join(f"{p:x}" for p in key) + ".svg"
             (staging / name).write_text(markup, encoding="utf-8")
         (staging / _SPLIT_MARKER).write_text(source, encoding="utf-8")
+        if package_marker is not None:
+            # the package's checksum, where readers of an unpacked package look for it
+            (staging / npm.MARKER).write_text(package_marker + "\n", encoding="ascii")
         if out.exists():
             shutil.rmtree(out)
         os.rename(staging, out)
