@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from helpers import draw_image
+from helpers import draw_image, fake_emoji_names
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -15,6 +15,18 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The default collection lives in the user's data folder; a test run must neither read a real
 # one nor leave one behind, so it points at a folder that does not exist.
 os.environ["XMODAL_DB"] = os.path.join(tempfile.mkdtemp(prefix="xmodal-tests-"), "default")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _emoji_names_offline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Preparing OpenMoji looks up Chinese names in emojibase-data, which a test must never
+    download: every test, and every fixture of any scope, gets the miniature one instead."""
+    import xmodal.datasets.emoji_names as names
+
+    folder = fake_emoji_names(tmp_path_factory.mktemp("emojibase-data"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(names, "fetch", lambda *a, **k: folder)
+        yield
 
 
 @pytest.fixture

@@ -78,6 +78,29 @@ def fake_openmoji(root: Path) -> Path:
     return root
 
 
+#: Chinese names of fake_openmoji's shapes: 圆 circle, 方块 square
+_ZH_SHAPE = {"circle": "圆", "rect": "方块"}
+
+
+def fake_emoji_names(root: Path) -> Path:
+    """An unpacked emojibase-data package in miniature: English and Chinese names of
+    fake_openmoji's emojis, one written with U+FE0F and one with a skin tone, as the real
+    data does."""
+    entries: dict[str, list[dict[str, Any]]] = {"en": [], "zh": []}
+    for n in range(12):
+        shape = ("circle", "rect")[n % 2]
+        hexcode = f"1F{0x600 + n:03X}" + ("-FE0F" if n == 3 else "")
+        for lang, name in (("en", f"{shape} number {n}"), ("zh", f"{_ZH_SHAPE[shape]}{n}号")):
+            entry: dict[str, Any] = {"label": name, "hexcode": hexcode, "tags": [name, "形状"]}
+            if n == 5:
+                entry["skins"] = [{"label": f"{name} 1", "hexcode": f"{hexcode}-1F3FB"}]
+            entries[lang].append(entry)
+    for lang, rows in entries.items():
+        (root / lang).mkdir(parents=True, exist_ok=True)
+        (root / lang / "data.json").write_text(json.dumps(rows, ensure_ascii=False))
+    return root
+
+
 def openmoji_entry(hexcode: str, annotation: str, subgroup: str, **extra: Any) -> dict[str, Any]:
     """One record of OpenMoji's ``openmoji.json``, tagged with the annotation's first word."""
     entry: dict[str, Any] = {

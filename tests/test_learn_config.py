@@ -30,7 +30,8 @@ FLAT_CONFIG = """{
   "balance": true, "balance_power": 0.5, "image_size": 64, "cnn_width": 16,
   "cnn_blocks": 1, "pca_dims": null, "component_power": 2.0, "seed": 3, "resume": false,
   "patience": 4, "device": "cpu", "cache_dir": "/tmp/cache", "progress": false,
-  "command": "xmodal train --method cnn-triplet"
+  "command": "xmodal train --method cnn-triplet", "text_align": 0.5, "init_from": "m0",
+  "keep": "last"
 }"""
 
 

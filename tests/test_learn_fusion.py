@@ -110,7 +110,8 @@ def test_mixed_text_views_and_extra_styles_add_training_pairs(
     folders: dict[str, Path], extracted: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = load_openmoji(folders["train"], "mixed")
-    assert len(data.views) == 2
+    # tags, the whole text, and the Chinese name and keywords
+    assert len(data.views) == 4
     views = data.text_views()
     assert views[0] == data.texts and all(t for v in views for t in v)
     # tags that are empty fall back to the caption

@@ -369,3 +369,31 @@ def test_prepare_openmoji_splits_feeds_the_loader(tmp_path: Path) -> None:
         assert not seen & set(data.texts), split
         seen |= set(data.texts)
     assert len(seen) == 20
+
+
+def test_training_can_start_from_an_earlier_model(
+    heads_model: Path, pairs: Path, cache: Path, tmp_path: Path
+) -> None:
+    first = read_model_dir(heads_model)[0]
+    result = train(_config(pairs, cache, tmp_path / "more", epochs=1, init_from=str(heads_model)))
+    # epoch 0 is the earlier model itself, not a random one
+    start = {k: v for k, v in result.history[0].items() if k.startswith("t2i")}
+    assert start == {k: v for k, v in first["metrics"]["val"].items() if k.startswith("t2i")}
+    with pytest.raises(UsageError, match="architecture"):
+        train(_config(pairs, cache, tmp_path / "bad", dim=12, init_from=str(heads_model)))
+
+
+def test_keep_last_writes_the_final_epochs_weights(
+    pairs: Path, cache: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "last"
+    train(_config(pairs, cache, out, epochs=2, keep="last"))
+    config, arrays = read_model_dir(out)
+    assert config["best_epoch"] == 2 and config["metrics"]["val"] == {
+        k: v for k, v in config["history"][-1].items() if k not in ("epoch", "loss", "temperature")
+    }
+    final = load_numpy_safetensors(out / "checkpoint" / "weights.safetensors")
+    assert sorted(final) == sorted(arrays)
+    assert all(np.array_equal(final[k], arrays[k]) for k in arrays)
+    with pytest.raises(UsageError, match="keep"):
+        _config(pairs, cache, out, keep="worst").validate()

@@ -52,7 +52,14 @@ def _add_prepare(bsub: Subparsers) -> None:
     bp.add_argument("--limit", type=int, help="openmoji: at most this many concepts")
     bp.add_argument("--split", choices=("train", "val", "test"), help="openmoji: which split")
     bp.add_argument(
-        "--style", choices=("twemoji", "openmoji-black"), help="emoji-styles: drawing style"
+        "--style",
+        choices=("twemoji", "openmoji-black", "noto", "fluent-flat"),
+        help="emoji-styles: drawing style",
+    )
+    bp.add_argument(
+        "--languages",
+        help="openmoji, emoji-styles: languages of each item's names and keywords kept for "
+        "training: en or en,zh (default en,zh; the queries stay English)",
     )
     bp.add_argument("--n-images", type=int, help="scenes: number of images")
     bp.add_argument("--difficulty", choices=("easy", "hard"), help="scenes: difficulty")
@@ -112,7 +119,7 @@ def cmd_bench_prepare(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"seed": args.seed}
     if args.oracle_captions:
         options["oracle_captions"] = True
-    for key in ("size", "limit", "split", "n_images", "difficulty", "style"):
+    for key in ("size", "limit", "split", "n_images", "difficulty", "style", "languages"):
         value = getattr(args, key)
         if value is not None:
             options[key] = value

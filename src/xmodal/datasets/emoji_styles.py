@@ -5,7 +5,9 @@ OpenMoji's, so a model trained on OpenMoji's colour drawings of the train split 
 tested on test-split concepts in a style it has never seen.
 
 - ``twemoji``: Twemoji 15 (CC BY 4.0), matched to OpenMoji by code points;
-- ``openmoji-black``: OpenMoji's own line-art versions (CC BY-SA 4.0).
+- ``openmoji-black``: OpenMoji's own line-art versions (CC BY-SA 4.0);
+- ``noto``: Google's Noto Emoji (Apache 2.0), from ``@svgmoji/noto``;
+- ``fluent-flat``: Microsoft's Fluent Emoji Flat (MIT), from Iconify's table.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from xmodal.datasets import npm
+from xmodal.datasets import npm, svg_sets
 from xmodal.datasets import openmoji as om
 from xmodal.datasets import twemoji as tw
 from xmodal.errors import XmodalError
@@ -34,7 +36,16 @@ STYLES: dict[str, Style] = {
     "openmoji-black": Style(
         "openmoji-black", "OpenMoji black (line art)", om.PACKAGE, om.BLACK_ATTRIBUTION
     ),
+    "noto": Style("noto", "Noto Emoji", svg_sets.NOTO.package, svg_sets.NOTO.attribution),
+    "fluent-flat": Style(
+        "fluent-flat",
+        "Fluent Emoji Flat",
+        svg_sets.FLUENT_FLAT.package,
+        svg_sets.FLUENT_FLAT.attribution,
+    ),
 }
+#: the styles shipped as one file of many drawings, split by :mod:`xmodal.datasets.svg_sets`
+SVG_SETS = {"noto": svg_sets.NOTO, "fluent-flat": svg_sets.FLUENT_FLAT}
 
 
 def get_style(name: str) -> Style:
@@ -59,9 +70,20 @@ def render_style(
 
     ``openmoji_extracted`` and ``style_extracted`` use unpacked packages instead of fetching
     them (for ``openmoji-black`` the OpenMoji package is the style's package, and
-    ``style_extracted`` wins when both are given).
+    ``style_extracted`` wins when both are given; for ``noto`` and ``fluent-flat`` it is the
+    folder of split SVGs :func:`xmodal.datasets.svg_sets.fetch` returns).
     """
     get_style(name)
+    if name in SVG_SETS:
+        return svg_sets.render_for(
+            SVG_SETS[name],
+            emojis,
+            out_dir,
+            size,
+            svg_dir=style_extracted,
+            sidecars=sidecars,
+            progress=progress,
+        )
     if name == "twemoji":
         return tw.render_for(
             emojis,

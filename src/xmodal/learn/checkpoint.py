@@ -29,7 +29,16 @@ if TYPE_CHECKING:
 
 CHECKPOINT_DIR = "checkpoint"
 #: configuration options that may change between a run and its resumption
-_RESUMABLE = {"resume", "epochs", "patience", "progress", "command", "device", "cache_dir"}
+_RESUMABLE = {
+    "resume",
+    "epochs",
+    "patience",
+    "keep",
+    "progress",
+    "command",
+    "device",
+    "cache_dir",
+}
 #: history entries' keys that are not validation metrics
 _NOT_METRICS = ("epoch", "loss", "temperature")
 

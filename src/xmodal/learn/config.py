@@ -64,6 +64,10 @@ class ModelConfig:
     #: that weights each shared axis
     pca_dims: int | None = 128
     component_power: float = 1.0
+    #: neural methods: start from the weights of this model directory (one of the same
+    #: architecture and frozen encoders, e.g. an earlier model to train further on more
+    #: data) instead of from random ones
+    init_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +78,10 @@ class LossConfig:
     #: triplet methods: margin on cosine distance and the negative mining strategy
     margin: float = 0.2
     mining: str = "semi-hard"
+    #: weight of a second InfoNCE, between each pair's caption and another of its text
+    #: views (its tags, its name in another language) through the text head, so that one
+    #: thing's words, in any language, stay together in the joint space; 0: none
+    text_align: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +93,10 @@ class OptimConfig:
     warmup_epochs: int = 1
     #: epochs without a better validation recall@10 before stopping
     patience: int = 5
+    #: the weights the model directory keeps: "best" (the epoch with the best validation
+    #: recall@10, the starting weights included) or "last" (the final epoch's: for a run
+    #: whose validation measures only part of what it trains for, e.g. one of its languages)
+    keep: str = "best"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,11 +212,15 @@ class TrainConfig:
                 raise UsageError(f"{name} must be positive, got {value}")
         if m.cnn_blocks < 0:
             raise UsageError(f"cnn_blocks must be 0 or more, got {m.cnn_blocks}")
+        if not self.loss.text_align >= 0:
+            raise UsageError(f"text_align must be 0 or more, got {self.loss.text_align}")
         dropout = self.augment.attached_dropout
         if not 0.0 <= dropout <= 1.0:
             raise UsageError(f"attached_dropout must be in [0, 1], got {dropout}")
         if o.batch_size < 2:
             raise UsageError("batch_size must be at least 2: a contrastive batch needs negatives")
+        if o.keep not in ("best", "last"):
+            raise UsageError(f"keep must be 'best' or 'last', got {o.keep!r}")
         if o.patience < 1:
             raise UsageError(f"patience must be at least 1, got {o.patience}")
         if not o.lr > 0:

@@ -119,43 +119,58 @@ def load_openmoji(
     """The pairs of a folder made by ``xmodal.eval.benchmarks.openmoji.prepare``.
 
     ``text_field``: the caption alone (what the benchmark's t2i queries are), the tags, or
-    the whole text document (caption and tags); ``mixed`` is the caption, with the tags
-    and the document as the other ``views`` of each pair."""
+    the whole text document (caption and tags); ``mixed`` is the caption, with the tags,
+    the document and, for each other language the folder names its emojis in (its
+    ``names``), that language's name and keywords as the other ``views`` of each pair."""
     base = Path(root).expanduser().absolute()
     path = base / ITEMS_FILE
     if not path.is_file():
         raise UsageError(f"{base} is not a prepared OpenMoji folder (no {ITEMS_FILE})")
     items: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
-    images: list[Path] = []
+    langs = sorted({lang for it in items for lang in it.get("names") or {}})
+    kept: list[dict[str, Any]] = []
     texts: list[str] = []
-    groups: list[str] = []
-    concepts: list[str] = []
-    ids: list[str] = []
-    tag_view: list[str] = []
-    doc_view: list[str] = []
     for it in items:
-        if text_field in ("annotation", "mixed"):
-            text = str(it["annotation"])
-        elif text_field == "tags":
-            text = ", ".join(it.get("tags", []))
-        else:
-            text = (base / it["text"]).read_text(encoding="utf-8").strip()
-        if not text.strip():
-            continue
-        images.append(base / it["image"])
-        texts.append(text)
-        groups.append(str(it.get(group_field, "")))
-        concepts.append(str(it.get("concept", it["hexcode"])))
-        ids.append(str(it["hexcode"]))
-        if text_field == "mixed":
-            tag_view.append(", ".join(it.get("tags", [])))
-            doc_view.append((base / it["text"]).read_text(encoding="utf-8").strip())
-    if not images:
+        text = _openmoji_text(base, it, text_field)
+        if text.strip():
+            kept.append(it)
+            texts.append(text)
+    if not kept:
         raise XmodalError(f"{path} lists no pairs with text in {text_field!r}")
-    views = (tuple(tag_view), tuple(doc_view)) if text_field == "mixed" else ()
+    views: tuple[tuple[str, ...], ...] = ()
+    if text_field == "mixed":
+        views = (
+            tuple(", ".join(it.get("tags", [])) for it in kept),
+            tuple(_openmoji_text(base, it, "document") for it in kept),
+            *(view for lang in langs for view in _language_views(kept, lang)),
+        )
     return PairedData(
-        tuple(images), tuple(texts), tuple(groups), tuple(concepts), tuple(ids), str(base), views
+        tuple(base / it["image"] for it in kept),
+        tuple(texts),
+        tuple(str(it.get(group_field, "")) for it in kept),
+        tuple(str(it.get("concept", it["hexcode"])) for it in kept),
+        tuple(str(it["hexcode"]) for it in kept),
+        str(base),
+        views,
     )
+
+
+def _openmoji_text(base: Path, item: dict[str, Any], text_field: str) -> str:
+    if text_field in ("annotation", "mixed"):
+        return str(item["annotation"])
+    if text_field == "tags":
+        return ", ".join(item.get("tags", []))
+    return (base / item["text"]).read_text(encoding="utf-8").strip()
+
+
+def _language_views(items: Sequence[dict[str, Any]], lang: str) -> list[tuple[str, ...]]:
+    """The name and the keywords in ``lang`` of each item ("" where it has none: the view
+    then falls back to the caption)."""
+    names = [(it.get("names") or {}).get(lang) or {} for it in items]
+    return [
+        tuple(str(n.get("annotation", "")) for n in names),
+        tuple(", ".join(n.get("tags") or []) for n in names),
+    ]
 
 
 def attached_texts(data: PairedData) -> list[str]:
@@ -409,13 +424,17 @@ def text_features(
         hit = _cache_read(cache, len(data))
         if hit is not None:
             return hit
-    x = _embed_in_batches(
-        texts,
+    # pairs of one emoji in several drawing styles share their texts: each is embedded once
+    unique = list(dict.fromkeys(texts))
+    row = {t: n for n, t in enumerate(unique)}
+    x_unique = _embed_in_batches(
+        unique,
         max(1, encoder.batch_size) * 4,
         lambda chunk: encoder.encode_texts(chunk, role=role),
         encoder.spec.dim,
-        None if progress is None else progress(len(texts)),
+        None if progress is None else progress(len(unique)),
     )
+    x = x_unique[[row[t] for t in texts]] if texts else x_unique
     if cache is not None:
         _cache_write(cache, x)
     return x

@@ -158,6 +158,19 @@ class _Batches:
         which = torch.from_numpy(rng.integers(0, len(self.y_views), len(idx))).to(self.device)
         return self.y_views[which, rows]
 
+    def caption_and_other(
+        self, idx: np.ndarray, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Each pair's caption and one of its other text views, drawn at random (None when
+        the pairs have one text each)."""
+        import torch
+
+        if self.y_views is None or len(self.y_views) < 2:
+            return None
+        rows = torch.from_numpy(idx).to(self.device)
+        other = rng.integers(1, len(self.y_views), len(idx))
+        return self.y_views[0, rows], self.y_views[torch.from_numpy(other).to(self.device), rows]
+
 
 class _Trainer:
     """The model, its optimizer and loss, and the batches of each epoch."""
@@ -172,6 +185,8 @@ class _Trainer:
         self.arch = _arch(config, method, p)
         torch.manual_seed(config.seed)
         self.model: JointModel = JointModel(self.arch).to(device)
+        if config.model.init_from:
+            _load_initial(self.model, self.arch, p, Path(config.model.init_from).expanduser())
         self.opt = _optimizer(self.model, config.optim)
         self.triplet = TripletLoss(config.loss.margin, config.loss.mining)  # type: ignore[arg-type]
         self.sampler = (
@@ -202,8 +217,14 @@ class _Trainer:
         groups = self.feeder.concepts[torch.from_numpy(idx).to(self.device)]
         zi, zt = self.model.encode_image(xi), self.model.encode_text(yt)
         if self.method.loss == "infonce":
-            return info_nce(zi, zt, self.model.temperature(), groups)
-        loss: torch.Tensor = self.triplet(zi, zt, groups)
+            loss = info_nce(zi, zt, self.model.temperature(), groups)
+        else:
+            loss = self.triplet(zi, zt, groups)
+        weight = self.config.loss.text_align
+        pair = self.feeder.caption_and_other(idx, rng) if weight > 0 else None
+        if pair is not None:
+            za, zb = self.model.encode_text(pair[0]), self.model.encode_text(pair[1])
+            loss = loss + weight * info_nce(za, zb, self.model.temperature(), groups)
         return loss
 
     def train_epoch(self, epoch: int, progress: Progress | None) -> list[float]:
@@ -232,6 +253,26 @@ class _Trainer:
             if progress is not None:
                 progress.close()
         return losses
+
+
+def _load_initial(model: JointModel, arch: dict[str, Any], p: Prepared, root: Path) -> None:
+    """The weights of the model directory ``root`` into ``model``, which must match it."""
+    import torch
+
+    from xmodal.learn.modeldir import read_model_dir
+
+    config, arrays = read_model_dir(root)
+    if config.get("arch") != arch:
+        raise UsageError(f"init_from {root}: its architecture differs from this run's")
+    for role, enc in (("image", p.image_encoder), ("text", p.text_encoder)):
+        entry = (config.get("encoders") or {}).get(role)
+        theirs = entry.get("fingerprint") if isinstance(entry, dict) else None
+        ours = enc.spec.fingerprint() if enc is not None else None
+        if theirs != ours:
+            raise UsageError(f"init_from {root}: its frozen {role} encoder differs from this run's")
+    state = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
+    device = next(model.parameters()).device
+    model.load_state_dict({k: v.to(device) for k, v in state.items()}, strict=True)
 
 
 def _start(t: _Trainer, out: Path, base: dict[str, Any], notes: list[str]) -> RunState:
@@ -304,6 +345,10 @@ def train_neural(
         losses = t.train_epoch(run.epoch, None if epoch_bar is None else epoch_bar(t.per_epoch))
         _end_epoch(t, run, losses, out, base)
         stopped_early = run.bad_epochs >= patience
+    if config.optim.keep == "last" and run.best_epoch != run.epoch:
+        last = run.history[-1]
+        run.best, run.best_epoch = score(last), run.epoch
+        write_best(out, t.model, base, run)
     curves = plot_curves(run.history, out / CURVES_FILE)
     finalise_config(out, run, curves)
     return TrainResult(

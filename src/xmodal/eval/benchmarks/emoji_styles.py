@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from xmodal.datasets import emoji_styles as styles
-from xmodal.datasets import npm
+from xmodal.datasets import npm, svg_sets
 from xmodal.datasets import openmoji as om
 from xmodal.datasets import twemoji as tw
 from xmodal.errors import XmodalError
@@ -39,10 +39,16 @@ NAME = "emoji-styles"
 class EmojiStylesOptions(bom.SplitOptions):
     """What ``bench prepare emoji-styles`` takes."""
 
-    style: str = field(default="twemoji", metadata=doc("drawing style: twemoji or openmoji-black"))
+    style: str = field(
+        default="twemoji",
+        metadata=doc("drawing style: twemoji, openmoji-black, noto or fluent-flat"),
+    )
     style_extracted: Path | None = field(
         default=None,
-        metadata=doc("an unpacked package of the style (Twemoji), instead of fetching"),
+        metadata=doc(
+            "an unpacked package of the style (Twemoji; Noto, Fluent: the split SVGs), "
+            "instead of fetching"
+        ),
     )
 
 
@@ -64,6 +70,8 @@ def prepare(
     style_extracted = opts.style_extracted
     if style == "twemoji" and style_extracted is None:
         style_extracted = tw.fetch()
+    elif style in styles.SVG_SETS and style_extracted is None:
+        style_extracted = svg_sets.fetch(styles.SVG_SETS[style])
     parts = bom.load_split(source, split, opts.seed)
 
     covered = _covered(opts, parts[split], source, style_extracted)
@@ -97,7 +105,8 @@ def prepare(
                 f"{chosen_style.title} drawings of OpenMoji's {split} concepts, "
                 "queried with OpenMoji's captions and tags"
             ),
-            attribution=chosen_style.attribution,
+            attribution=opts.attribution(chosen_style.attribution),
+            other_names=opts.other_names(chosen),
             counts={"split_concepts": len(parts[split]), "covered_concepts": len(covered)},
         )
         write_manifest(layout)
@@ -137,7 +146,7 @@ def _params(
         "split_concepts": split_concepts,
         "covered_concepts": len(covered),
         "coverage": round(len(covered) / split_concepts, 4) if split_concepts else 0.0,
-        "attribution": chosen_style.attribution,
+        "attribution": opts.attribution(chosen_style.attribution),
     }
 
 
@@ -148,6 +157,9 @@ def _drawn_hexcodes(
     if style == "twemoji":
         assert style_extracted is not None
         return {e.hexcode for e, _ in tw.svgs_for(emojis, style_extracted)}
+    if style in styles.SVG_SETS:
+        assert style_extracted is not None
+        return {e.hexcode for e, _ in svg_sets.svgs_for(emojis, style_extracted)}
     black = (style_extracted or source) / "black" / "svg"
     return {e.hexcode for e in emojis if (black / f"{e.hexcode}.svg").is_file()}
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xmodal.datasets import emoji_names as names
 from xmodal.datasets import openmoji as om
 from xmodal.errors import XmodalError
 from xmodal.eval.benchmarks import (
@@ -40,11 +41,16 @@ from xmodal.eval.benchmarks import (
     Staging,
     Task,
     atomic_write_text,
-    image_query,
     load_layout,
     register_benchmark,
     write_manifest,
-    write_task,
+)
+from xmodal.eval.benchmarks.openmoji_tasks import (
+    category_task,
+    i2t_task,
+    norm,
+    text_document,
+    text_task,
 )
 from xmodal.eval.benchmarks.options import doc, make_options
 from xmodal.progress import ProgressFactory
@@ -145,6 +151,13 @@ class SplitOptions:
     extracted: Path | None = field(
         default=None, metadata=doc("an unpacked OpenMoji package, instead of fetching")
     )
+    languages: str = field(
+        default="en,zh",
+        metadata=doc("languages of each item's names and keywords: en, or en,zh (CLDR's)"),
+    )
+    names_extracted: Path | None = field(
+        default=None, metadata=doc("an unpacked emojibase-data package, instead of fetching")
+    )
 
     def split_params(self) -> dict[str, Any]:
         """What a benchmark's manifest records of these options (``extracted`` is only where
@@ -156,7 +169,24 @@ class SplitOptions:
             "size": self.size,
             "limit": self.limit,
             "include_skin_tones": self.include_skin_tones,
+            "languages": ",".join(names.parse_languages(self.languages)),
         }
+
+    def other_names(self, chosen: Sequence[Concept]) -> dict[str, dict[str, names.Names]]:
+        """Per language other than English, the names of the emojis of ``chosen`` (those
+        the language names), fetched only when a language asks for them."""
+        langs = [lang for lang in names.parse_languages(self.languages) if lang != "en"]
+        if not langs:
+            return {}
+        source = self.names_extracted if self.names_extracted is not None else names.fetch()
+        hexcodes = [h for c in chosen for h in c.hexcodes]
+        return {lang: names.names_for(hexcodes, names.load_names(source, lang)) for lang in langs}
+
+    def attribution(self, base: str) -> str:
+        """``base`` plus the credit of the names in other languages, when there are any."""
+        if names.parse_languages(self.languages) == ("en",):
+            return base
+        return base + "\n" + names.ATTRIBUTION
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +231,8 @@ def prepare(
             params,
             name=NAME,
             description="OpenMoji drawings with their captions and tags (CC BY-SA 4.0)" + oracle,
-            attribution=om.ATTRIBUTION,
+            attribution=opts.attribution(om.ATTRIBUTION),
+            other_names=opts.other_names(chosen),
         )
         write_manifest(layout)
     return load_layout(out)
@@ -224,8 +255,7 @@ def load_split(source: Path, split: str, seed: int) -> dict[str, list[Concept]]:
 # --- building ---------------------------------------------------------------------------
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.casefold().split())
+_norm = norm
 
 
 def write_splits(path: Path, parts: dict[str, list[Concept]], seed: int) -> None:
@@ -239,11 +269,7 @@ def write_splits(path: Path, parts: dict[str, list[Concept]], seed: int) -> None
     atomic_write_text(path, json.dumps(data, indent=1) + "\n")
 
 
-def _text_document(emoji: om.Emoji) -> str:
-    lines = [emoji.annotation]
-    if emoji.tags:
-        lines.append(", ".join(emoji.tags))
-    return "\n".join(lines) + "\n"
+_text_document = text_document
 
 
 def _numbering(count: int, rng: random.Random) -> list[int]:
@@ -265,15 +291,16 @@ def _write_documents(
     render_dir: Path,
     concept_of: Mapping[str, Concept],
     params: Mapping[str, Any],
+    other_names: Mapping[str, Mapping[str, names.Names]],
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Move each drawing into ``images/`` and write its text document and ``items.json``;
     returns each hexcode's image and text paths, relative to ``root``."""
     seed: int = params["seed"]
     (root / "images").mkdir()
     (root / "texts").mkdir()
-    names = random.Random(f"openmoji-names-{seed}")
-    image_numbers = _numbering(len(rendered), names)
-    text_numbers = _numbering(len(rendered), names)
+    numbering = random.Random(f"openmoji-names-{seed}")
+    image_numbers = _numbering(len(rendered), numbering)
+    text_numbers = _numbering(len(rendered), numbering)
     image_of: dict[str, str] = {}
     text_of: dict[str, str] = {}
     items: list[dict[str, Any]] = []
@@ -291,6 +318,7 @@ def _write_documents(
         text_of[emoji.hexcode] = text_rel
         items.append(
             {
+                **_names_field(emoji, other_names),
                 "hexcode": emoji.hexcode,
                 "base_hexcode": emoji.base_hexcode,
                 "concept": concept_of[emoji.hexcode].key,
@@ -305,6 +333,19 @@ def _write_documents(
     items.sort(key=lambda it: it["image"])
     atomic_write_text(root / ITEMS_FILE, json.dumps(items, indent=1, ensure_ascii=False) + "\n")
     return image_of, text_of
+
+
+def _names_field(
+    emoji: om.Emoji, other_names: Mapping[str, Mapping[str, names.Names]]
+) -> dict[str, Any]:
+    """``{"names": {lang: {"annotation", "tags"}}}`` for the languages that name ``emoji``
+    (a skin-tone variant without its own entry takes its base emoji's)."""
+    found: dict[str, Any] = {}
+    for lang, table in other_names.items():
+        entry = table.get(emoji.hexcode) or table.get(emoji.base_hexcode)
+        if entry is not None:
+            found[lang] = {"annotation": entry.annotation, "tags": list(entry.tags)}
+    return {"names": found} if found else {}
 
 
 def _tasks(
@@ -328,22 +369,22 @@ def _tasks(
 
     bases = [e for e in rendered if not e.skintone]
     return [
-        _text_task(
+        text_task(
             root,
             "t2i",
             "caption (annotation) → its drawing",
             [(e.annotation, e) for e in bases],
             images_for,
         ),
-        _text_task(
+        text_task(
             root,
             "t2i-tags",
             "comma-separated tags → the drawing",
             [(", ".join(e.tags), e) for e in bases if e.tags],
             images_for,
         ),
-        _i2t_task(root, rendered, image_of, text_of),
-        _category_task(root, rendered, image_of),
+        i2t_task(root, rendered, image_of, text_of),
+        category_task(root, rendered, image_of),
     ]
 
 
@@ -357,6 +398,7 @@ def build(
     description: str,
     attribution: str,
     counts: dict[str, int] | None = None,
+    other_names: Mapping[str, Mapping[str, names.Names]] | None = None,
 ) -> BenchmarkLayout:
     """Write the images, texts and tasks of ``chosen`` into ``root``; returns the layout.
 
@@ -364,6 +406,8 @@ def build(
     :func:`xmodal.datasets.openmoji.image_path` under ``folder``, in whatever style; the
     emojis it leaves out are left out of the benchmark. ``params`` needs ``seed`` and
     ``include_skin_tones``; ``counts`` adds to the counts of concepts, images and texts.
+    ``other_names`` (language → hexcode → names) gives ``items.json`` each emoji's name and
+    keywords in other languages, for training; the tasks' queries stay English.
     """
     emojis = members(chosen, params["include_skin_tones"])
     concept_of = {e.hexcode: c for c in chosen for e in (*c.bases, *c.variants)}
@@ -374,7 +418,9 @@ def build(
     if not rendered:
         raise XmodalError(f"{name}: no drawing of the split could be rendered")
 
-    image_of, text_of = _write_documents(root, rendered, render_dir, concept_of, params)
+    image_of, text_of = _write_documents(
+        root, rendered, render_dir, concept_of, params, other_names or {}
+    )
     shutil.rmtree(render_dir)
     atomic_write_text(root / "ATTRIBUTION.txt", attribution)
 
@@ -391,92 +437,6 @@ def build(
             "texts": len(rendered),
             **(counts or {}),
         },
-    )
-
-
-def _text_task(
-    root: Path,
-    name: str,
-    description: str,
-    texts: list[tuple[str, om.Emoji]],
-    images_for: Callable[[Iterable[om.Emoji]], dict[str, int]],
-) -> Task:
-    merged: dict[str, tuple[str, list[om.Emoji]]] = {}
-    for text, emoji in texts:
-        if _norm(text):
-            merged.setdefault(_norm(text), (text, []))[1].append(emoji)
-    queries: list[tuple[str, str]] = []
-    qrels: dict[str, dict[str, int]] = {}
-    for n, (text, emojis) in enumerate(merged.values(), start=1):
-        qid = f"{name}-{n:05d}"
-        queries.append((qid, text))
-        qrels[qid] = images_for(emojis)
-    return write_task(
-        root,
-        name,
-        queries,
-        qrels,
-        description=description,
-        metric="recall@10",
-        query_modality="text",
-        target_modality="image",
-    )
-
-
-def _i2t_task(
-    root: Path,
-    rendered: Sequence[om.Emoji],
-    image_of: dict[str, str],
-    text_of: dict[str, str],
-) -> Task:
-    # Drawings whose documents read the same are equally well described by each of them.
-    same_text: dict[str, list[str]] = {}
-    for e in rendered:
-        same_text.setdefault(_norm(_text_document(e)), []).append(text_of[e.hexcode])
-    queries: list[tuple[str, str]] = []
-    qrels: dict[str, dict[str, int]] = {}
-    for n, e in enumerate(sorted(rendered, key=lambda e: image_of[e.hexcode]), start=1):
-        qid = f"i2t-{n:05d}"
-        queries.append((qid, image_query(image_of[e.hexcode])))
-        qrels[qid] = {t: 1 for t in same_text[_norm(_text_document(e))]}
-    return write_task(
-        root,
-        "i2t",
-        queries,
-        qrels,
-        description="drawing → its caption-and-tags document",
-        metric="recall@10",
-        query_modality="image",
-        target_modality="text",
-    )
-
-
-def _category_task(root: Path, rendered: Sequence[om.Emoji], image_of: dict[str, str]) -> Task:
-    by_subgroup: dict[str, list[str]] = {}
-    for e in rendered:
-        if e.subgroup:
-            by_subgroup.setdefault(e.subgroup, []).append(image_of[e.hexcode])
-    queries: list[tuple[str, str]] = []
-    qrels: dict[str, dict[str, int]] = {}
-    n = 0
-    for e in sorted(rendered, key=lambda e: image_of[e.hexcode]):
-        own = image_of[e.hexcode]
-        others = [p for p in by_subgroup.get(e.subgroup, []) if p != own]
-        if not others:
-            continue  # alone in its subgroup: nothing to find
-        n += 1
-        qid = f"category-{n:05d}"
-        queries.append((qid, image_query(own)))
-        qrels[qid] = {p: 1 for p in sorted(others)}
-    return write_task(
-        root,
-        "category",
-        queries,
-        qrels,
-        description="drawing → the other drawings of its OpenMoji subgroup",
-        metric="map",
-        query_modality="image",
-        target_modality="image",
     )
 
 
