@@ -279,3 +279,34 @@ def test_image_tower_fused_once_with_the_same_vectors(tiny: dict[str, Any], tmp_
     want = plain.run(None, {plain.get_inputs()[0].name: pixels})[0]
     cos = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
     assert cos.min() >= 0.9999
+
+
+def test_text_tower_runs_on_the_tokens_up_to_the_end_of_text(
+    tiny: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The padding after the end-of-text token is cut before the text graph runs (a causal
+    mask lets no token see it), and the vectors stay those of the whole context in eager
+    PyTorch."""
+    pytest.importorskip("onnxruntime")
+    from xmodal.encoders.clip import load
+    from xmodal.encoders.clip.runtime import LazyTower
+
+    eager = load(tiny["name"]).encode_texts(TEXTS)
+    enc = load(tiny["name"] + "#onnx")
+    assert json.loads((Path(enc.info["onnx_dir"]) / "meta.json").read_text())["text_trim"]
+    lengths: list[int] = []
+    real = LazyTower.__call__
+
+    def spy(self: LazyTower, x: np.ndarray) -> np.ndarray:
+        lengths.append(x.shape[1])
+        return real(self, x)
+
+    monkeypatch.setattr(LazyTower, "__call__", spy)
+    fast = enc.encode_texts(TEXTS)
+    assert float(np.min(np.sum(fast * eager, axis=1))) >= 0.9999
+    # "word " * 300 fills the context of 16: the batch keeps every position
+    assert lengths == [16]
+    lengths.clear()
+    one = enc.encode_texts(["a red circle"])
+    assert lengths == [5]  # start, three words, end
+    assert float(np.sum(one[0] * eager[0])) >= 0.9999
