@@ -14,6 +14,7 @@ a later run would trust.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -420,10 +421,9 @@ def remember_tag(key: str, folder: Path, file: Path) -> None:
     if book.get(key) == entry:
         return
     book[key] = entry
-    try:
+    # a read-only cache: the next process takes the long way
+    with contextlib.suppress(OSError):
         atomic_write_text(_tag_book(), json.dumps(book, indent=0, sort_keys=True))
-    except OSError:
-        pass  # a read-only cache: the next process takes the long way
 
 
 def tag_export(key: str) -> Path | None:
