@@ -310,3 +310,29 @@ def test_text_tower_runs_on_the_tokens_up_to_the_end_of_text(
     one = enc.encode_texts(["a red circle"])
     assert lengths == [5]  # start, three words, end
     assert float(np.sum(one[0] * eager[0])) >= 0.9999
+
+
+def test_image_tower_runs_its_last_block_for_the_class_token_alone(
+    tiny: dict[str, Any],
+) -> None:
+    """The exported image graph updates only the class token in its last block (the vector
+    is pooled there); its vectors stay those of eager PyTorch, the whole block run."""
+    ort = pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from xmodal.encoders.clip import load
+
+    images = _images()
+    eager = load(tiny["name"]).encode_images(images)
+    enc = load(tiny["name"] + "#onnx")
+    folder = Path(enc.info["onnx_dir"])
+    assert json.loads((folder / "meta.json").read_text())["image_cls_only"]
+    fast = enc.encode_images(images)
+    assert float(np.min(np.sum(fast * eager, axis=1))) >= 0.9999
+    # the last block's MLP (the graph's last MatMuls but the projection) runs on one token
+    model = onnx.load(str(folder / "image.onnx"))
+    fc = [n for n in model.graph.node if n.op_type in ("MatMul", "Gemm")][-3]
+    model.graph.output.append(onnx.helper.make_empty_tensor_value_info(fc.input[0]))
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    pixels = np.stack([enc.prepare_image(im) for im in images[:3]])
+    mlp_in = sess.run([fc.input[0]], {sess.get_inputs()[0].name: pixels})[0]
+    assert mlp_in.size == 3 * mlp_in.shape[-1]  # one token of each of the 3 images

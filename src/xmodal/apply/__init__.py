@@ -11,17 +11,18 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# these two share their module's name: bound here, so that importing the module (which sets
+# the package's attribute to it) cannot hide the function; both are light
+from xmodal.apply.describe import Description, describe
+from xmodal.apply.similar import similar
+
 if TYPE_CHECKING:
-    from xmodal.apply.describe import Description, describe
     from xmodal.apply.dupes import DupeGroup, DupeReport, find_duplicates
     from xmodal.apply.labels import LabelSet, load_labels, parse_labels
     from xmodal.apply.policy import FlagReport, Rule, flag_collection, load_policy, parse_policy
-    from xmodal.apply.similar import similar
     from xmodal.apply.tagging import TagReport, tag_collection
 
 _HOME = {
-    "Description": "describe",
-    "describe": "describe",
     "DupeGroup": "dupes",
     "DupeReport": "dupes",
     "find_duplicates": "dupes",
@@ -33,7 +34,6 @@ _HOME = {
     "flag_collection": "policy",
     "load_policy": "policy",
     "parse_policy": "policy",
-    "similar": "similar",
     "TagReport": "tagging",
     "tag_collection": "tagging",
 }

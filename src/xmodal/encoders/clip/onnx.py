@@ -39,6 +39,13 @@ from xmodal.encoders.clip.openclip import (
 )
 from xmodal.encoders.clip.runtime import LazyTower, session
 from xmodal.encoders.clip.tokens import load_tokens, save_tokens
+from xmodal.encoders.clip.towers import (
+    cls_only_image,
+    image_module,
+    text_module,
+    tower_module,
+    trimmable_text,
+)
 from xmodal.encoders.clip.weights import ResolvedWeights
 from xmodal.errors import XmodalError
 from xmodal.paths import cache_dir
@@ -48,7 +55,7 @@ if TYPE_CHECKING:
     import torch
 
 #: bump when the exported graphs change meaning, so stale exports are redone
-EXPORT_VERSION = 3
+EXPORT_VERSION = 4
 OPSET = 18
 
 
@@ -173,63 +180,6 @@ def _export_module(
     )
 
 
-def _tower_module(model: Any, method: str) -> torch.nn.Module:
-    """One tower of ``model`` (its ``encode_image`` or ``encode_text``) as a module to export."""
-    import torch
-
-    class TowerModule(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.clip = model
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            out: torch.Tensor = getattr(self.clip, method)(x)
-            return out
-
-    return TowerModule()
-
-
-def _trimmable(model: Any) -> bool:
-    """Whether a text tower's vector depends on the tokens up to the end-of-text token only:
-    a causal mask (no token sees a later one) and the vector taken at the highest token id,
-    the end-of-text token of CLIP's vocabulary. Then the padding after it can be cut."""
-    import open_clip
-
-    return (
-        isinstance(model, open_clip.CLIP)
-        and getattr(model, "text_pool_type", None) == "argmax"
-        and getattr(model, "attn_mask", None) is not None
-    )
-
-
-def _text_module(model: Any) -> torch.nn.Module:
-    """``model.encode_text`` for any sequence length up to the context: the positions and
-    the causal mask cut to the tokens given. Only for ``_trimmable`` models."""
-    import torch
-    from open_clip.transformer import text_global_pool
-
-    class TextModule(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.clip = model
-
-        def forward(self, text: torch.Tensor) -> torch.Tensor:
-            m = self.clip
-            n = text.shape[1]
-            cast = m.transformer.get_cast_dtype()
-            x = m.token_embedding(text).to(cast) + m.positional_embedding[:n].to(cast)
-            x = m.ln_final(m.transformer(x, attn_mask=m.attn_mask[:n, :n]))
-            x = text_global_pool(x, text, "argmax")
-            if m.text_projection is None:
-                return x
-            if isinstance(m.text_projection, torch.nn.Linear):
-                return m.text_projection(x)
-            out: torch.Tensor = x @ m.text_projection
-            return out
-
-    return TextModule()
-
-
 def export_towers(model: torch.nn.Module, out: Path, tokenizer: Any) -> dict[str, Any]:
     """Write ``image.onnx``, ``text.onnx`` and ``meta.json`` for ``model`` into ``out``."""
     import torch
@@ -241,16 +191,18 @@ def export_towers(model: torch.nn.Module, out: Path, tokenizer: Any) -> dict[str
     # a batch of two keeps the exporter from specialising the batch axis to one
     pixels = torch.zeros(2, 3, h, w)
     tokens = tokenizer(["a photo of a cat", "a diagram"])
+    cls_only = cls_only_image(m)
+    image = image_module(m) if cls_only else tower_module(m, "encode_image")
     start = time.perf_counter()
     with torch.inference_mode(False), torch.no_grad():
         image_exporter = _export_module(
-            _tower_module(m, "encode_image"),
+            image,
             pixels,
             out / "image.onnx",
             ("pixel_values", "image_embeds"),
         )
-        trim = _trimmable(m)
-        text = _text_module(m) if trim else _tower_module(m, "encode_text")
+        trim = trimmable_text(m)
+        text = text_module(m) if trim else tower_module(m, "encode_text")
         text_exporter = _export_module(
             text, tokens, out / "text.onnx", ("input_ids", "text_embeds"), dynamic_length=trim
         )
@@ -262,6 +214,7 @@ def export_towers(model: torch.nn.Module, out: Path, tokenizer: Any) -> dict[str
         "exporters": {"image": image_exporter, "text": text_exporter},
         # the text graph takes any length: a query's tokens after its end are cut
         "text_trim": trim,
+        "image_cls_only": cls_only,
         "export_seconds": round(time.perf_counter() - start, 2),
         "torch": torch.__version__,
     }
