@@ -58,7 +58,7 @@ def main() -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(12, 3.6))
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(12, 4.2))
     for i, (ax, (name, goal, higher)) in enumerate(zip(axes, METRICS, strict=True)):
         values = [v[i] for _, v in series]
         colours = [
@@ -67,7 +67,9 @@ def main() -> int:
         ax.bar(range(len(series)), values, color=colours)
         ax.axhline(goal, color="black", linestyle="--", linewidth=1)
         ax.text(len(series) - 0.5, goal, f"goal {goal:g}", va="bottom", ha="right", fontsize=8)
-        ax.set_xticks(range(len(series)), [s for s, _ in series], fontsize=8)
+        ax.set_xticks(
+            range(len(series)), [s for s, _ in series], fontsize=7, rotation=35, ha="right"
+        )
         ax.set_title(name, fontsize=9)
         for j, v in enumerate(values):
             ax.text(j, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
