@@ -336,3 +336,28 @@ def test_image_tower_runs_its_last_block_for_the_class_token_alone(
     pixels = np.stack([enc.prepare_image(im) for im in images[:3]])
     mlp_in = sess.run([fc.input[0]], {sess.get_inputs()[0].name: pixels})[0]
     assert mlp_in.size == 3 * mlp_in.shape[-1]  # one token of each of the 3 images
+
+
+def test_towers_exported_whole_when_the_cut_form_fails(
+    tiny: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exporter that rejects the text tower with a dynamic length leaves the whole tower,
+    at the context's length and untrimmed, with the same vectors."""
+    pytest.importorskip("onnxruntime")
+    from xmodal.encoders.clip import load
+    from xmodal.encoders.clip import onnx as onnx_mod
+
+    def rejecting(*args: Any, **kwargs: Any) -> Any:
+        def write(path: Path) -> None:
+            raise RuntimeError("no dynamic shapes here")
+
+        return write
+
+    monkeypatch.setenv("XMODAL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(onnx_mod, "_dynamo", rejecting)
+    enc = load(tiny["name"] + "#onnx")
+    meta = json.loads((Path(enc.info["onnx_dir"]) / "meta.json").read_text())
+    assert meta["text_trim"] is False and meta["exporters"]["text"] == "torchscript"
+    assert meta["image_cls_only"] is True
+    eager = load(tiny["name"]).encode_texts(TEXTS)
+    assert float(np.min(np.sum(enc.encode_texts(TEXTS) * eager, axis=1))) >= 0.9999

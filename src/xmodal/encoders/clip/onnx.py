@@ -180,6 +180,25 @@ def _export_module(
     )
 
 
+def _export_cut_or_whole(
+    cut: torch.nn.Module | None,
+    whole: torch.nn.Module,
+    example: torch.Tensor,
+    dest: Path,
+    names: tuple[str, str],
+    dynamic_length: bool = False,
+) -> tuple[str, bool]:
+    """Export the ``cut`` form of a tower (see ``towers``) if there is one and it exports,
+    else the ``whole`` tower; which exporter succeeded, and whether the cut form is in
+    ``dest``. ``dynamic_length`` applies to the cut form only."""
+    if cut is not None:
+        try:
+            return _export_module(cut, example, dest, names, dynamic_length), True
+        except XmodalError:
+            pass  # an exporter that rejects the cut form may take the whole tower
+    return _export_module(whole, example, dest, names), False
+
+
 def export_towers(model: torch.nn.Module, out: Path, tokenizer: Any) -> dict[str, Any]:
     """Write ``image.onnx``, ``text.onnx`` and ``meta.json`` for ``model`` into ``out``."""
     import torch
@@ -191,20 +210,22 @@ def export_towers(model: torch.nn.Module, out: Path, tokenizer: Any) -> dict[str
     # a batch of two keeps the exporter from specialising the batch axis to one
     pixels = torch.zeros(2, 3, h, w)
     tokens = tokenizer(["a photo of a cat", "a diagram"])
-    cls_only = cls_only_image(m)
-    image = image_module(m) if cls_only else tower_module(m, "encode_image")
     start = time.perf_counter()
     with torch.inference_mode(False), torch.no_grad():
-        image_exporter = _export_module(
-            image,
+        image_exporter, cls_only = _export_cut_or_whole(
+            image_module(m) if cls_only_image(m) else None,
+            tower_module(m, "encode_image"),
             pixels,
             out / "image.onnx",
             ("pixel_values", "image_embeds"),
         )
-        trim = trimmable_text(m)
-        text = text_module(m) if trim else tower_module(m, "encode_text")
-        text_exporter = _export_module(
-            text, tokens, out / "text.onnx", ("input_ids", "text_embeds"), dynamic_length=trim
+        text_exporter, trim = _export_cut_or_whole(
+            text_module(m) if trimmable_text(m) else None,
+            tower_module(m, "encode_text"),
+            tokens,
+            out / "text.onnx",
+            ("input_ids", "text_embeds"),
+            dynamic_length=True,
         )
     meta = {
         "export_version": EXPORT_VERSION,
