@@ -261,6 +261,12 @@ def report(res: dict[str, Any], args: argparse.Namespace, n_images: int) -> str:
             f"{med(c['index_s']) / med(x['index_s']):.2f}x",
         ],
         [
+            "index, per round: rclip s / xmodal s",
+            "",
+            "",
+            _spread([cv / xv for xv, cv in zip(x["index_s"], c["index_s"], strict=True)]),
+        ],
+        [
             "cold `search`, s",
             _spread(x["cold_s"]),
             _spread(c["cold_s"]),
@@ -285,7 +291,8 @@ def report(res: dict[str, Any], args: argparse.Namespace, n_images: int) -> str:
         f"--warm {args.warm} --rclip-script .../rclip/scripts/convert_model.py`\n\n"
         f"{facts_markdown(machine_facts())}\n\n{table}\n\n"
         f"Medians (min-max) of {args.runs} interleaved rounds; images/s ratio is xmodal over "
-        f"rclip, the other ratios xmodal / rclip (lower is better). Same first hit and same "
+        f"rclip (and per round, the two runs of a round paired), the other ratios xmodal / rclip "
+        f"(lower is better). Same first hit and same "
         f"top 5 for the cold queries: {'yes' if res['same_top5'] else 'no'}."
     )
 

@@ -5,6 +5,7 @@ cache entry takes."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import json
 import os
@@ -352,11 +353,96 @@ def test_tag_from_hub_cache(fake_hub: Path, env: dict[str, Path]) -> None:
     ok, why = clip_mod._clip_available()
     assert ok and f"clip:{TINY}@tinytag" in why
     # a cached tag needs no network to pull: checked against its hash and returned
-    assert clip_mod.pull(f"clip:{TINY}@tinytag", progress=False).read_bytes()[:8]
+    assert clip_mod.pull(f"clip:{TINY}@tinytag").read_bytes()[:8]
     blob = next((fake_hub / "models--xmodal-test--tiny-openclip" / "blobs").iterdir())
     blob.write_bytes(b"corrupted")
     with pytest.raises(XmodalError, match="checksum mismatch"):
-        clip_mod.pull(f"clip:{TINY}@tinytag", progress=False)
+        clip_mod.pull(f"clip:{TINY}@tinytag")
+
+
+def test_tag_named_onnx_model_loads_again_without_open_clip(
+    fake_hub: Path, env: dict[str, Path]
+) -> None:
+    """A tag resolved once by the long way is found again from the export's book: a new
+    process embeds a query with neither open_clip nor torch; a changed hub file is not
+    trusted."""
+    pytest.importorskip("onnxruntime")
+    name = f"clip:{TINY}@tinytag#onnx"
+    want = get_encoder(name).encode_texts(["a red circle"])
+    code = (
+        "import sys, json; from xmodal.encoders.registry import get_encoder; "
+        f"v = get_encoder({name!r}).encode_texts(['a red circle']); "
+        "print(json.dumps([v[0].tolist(), [m for m in ('open_clip', 'torch') "
+        "if m in sys.modules]]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    vector, heavy = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert heavy == []
+    np.testing.assert_allclose(vector, want[0], atol=1e-5)
+    from xmodal.encoders.clip.onnx import tag_export
+
+    assert tag_export(f"{TINY}@tinytag") is not None
+    blob = next((fake_hub / "models--xmodal-test--tiny-openclip" / "blobs").iterdir())
+    os.utime(blob, ns=(1, 1))
+    assert tag_export(f"{TINY}@tinytag") is None
+
+
+class _Counted:
+    """A ``Progress`` that keeps what it was told."""
+
+    def __init__(self, log: list[tuple[str, int]], total: int) -> None:
+        self.log = log
+        log.append(("total", total))
+
+    def update(self, n: int = 1) -> None:
+        self.log.append(("update", n))
+
+    def close(self) -> None:
+        self.log.append(("close", 0))
+
+
+def test_pull_reports_the_download_to_the_callers_progress(
+    fake_hub: Path, env: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A download reports its bytes to a ``Progress`` from the caller's factory, as the
+    hub drives its bars: made with the total, updated per chunk, closed."""
+    import huggingface_hub
+
+    # the package's ``pull`` is the function; its module is patched
+    pull_mod = importlib.import_module("xmodal.encoders.clip.pull")
+
+    data = env["weights"].read_bytes()
+    blob = fake_hub / "fresh" / hashlib.sha256(data).hexdigest()
+
+    def download(repo: str, filename: str, tqdm_class: Any, **_: Any) -> str:
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        with tqdm_class(unit="B", unit_scale=True, total=len(data), desc=filename) as bar:
+            half = len(data) // 2
+            blob.write_bytes(data[:half])
+            bar.update(half)
+            blob.write_bytes(data)
+            bar.update(len(data) - half)
+        return str(blob)
+
+    monkeypatch.setattr(pull_mod, "cached_tag_file", lambda model, tag: None)
+    monkeypatch.setattr(pull_mod, "_ensure_online", lambda name: None)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    log: list[tuple[str, int]] = []
+    got = clip_mod.pull(f"clip:{TINY}@tinytag", progress=lambda total: _Counted(log, total))
+    assert got == blob
+    half = len(data) // 2
+    assert log == [
+        ("total", len(data)),
+        ("update", half),
+        ("update", len(data) - half),
+        ("close", 0),
+    ]
+    log.clear()
+    # without a factory nothing is drawn and nothing fails
+    assert clip_mod.pull(f"clip:{TINY}@tinytag") == blob and log == []
 
 
 # -- missing weights --------------------------------------------------------------------------
@@ -425,7 +511,7 @@ def test_pull_fails_fast_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(XmodalError, match="HF_HUB_OFFLINE") as info:
-        clip_mod.pull(MISSING, progress=False)
+        clip_mod.pull(MISSING)
     assert "\n" not in str(info.value)
     # online mode, but nothing answers: a refused connection, reported at once
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
@@ -434,10 +520,10 @@ def test_pull_fails_fast_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         monkeypatch.delenv(var, raising=False)
     start = time.monotonic()
     with pytest.raises(XmodalError, match="unreachable"):
-        clip_mod.pull(MISSING, progress=False)
+        clip_mod.pull(MISSING)
     assert time.monotonic() - start < 10
     with pytest.raises(UsageError, match="local file"):
-        clip_mod.pull(f"clip:{TINY}@/some/file.safetensors", progress=False)
+        clip_mod.pull(f"clip:{TINY}@/some/file.safetensors")
 
 
 # -- the transformers route -------------------------------------------------------------------

@@ -279,3 +279,85 @@ def test_image_tower_fused_once_with_the_same_vectors(tiny: dict[str, Any], tmp_
     want = plain.run(None, {plain.get_inputs()[0].name: pixels})[0]
     cos = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
     assert cos.min() >= 0.9999
+
+
+def test_text_tower_runs_on_the_tokens_up_to_the_end_of_text(
+    tiny: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The padding after the end-of-text token is cut before the text graph runs (a causal
+    mask lets no token see it), and the vectors stay those of the whole context in eager
+    PyTorch."""
+    pytest.importorskip("onnxruntime")
+    from xmodal.encoders.clip import load
+    from xmodal.encoders.clip.runtime import LazyTower
+
+    eager = load(tiny["name"]).encode_texts(TEXTS)
+    enc = load(tiny["name"] + "#onnx")
+    assert json.loads((Path(enc.info["onnx_dir"]) / "meta.json").read_text())["text_trim"]
+    lengths: list[int] = []
+    real = LazyTower.__call__
+
+    def spy(self: LazyTower, x: np.ndarray) -> np.ndarray:
+        lengths.append(x.shape[1])
+        return real(self, x)
+
+    monkeypatch.setattr(LazyTower, "__call__", spy)
+    fast = enc.encode_texts(TEXTS)
+    assert float(np.min(np.sum(fast * eager, axis=1))) >= 0.9999
+    # "word " * 300 fills the context of 16: the batch keeps every position
+    assert lengths == [16]
+    lengths.clear()
+    one = enc.encode_texts(["a red circle"])
+    assert lengths == [5]  # start, three words, end
+    assert float(np.sum(one[0] * eager[0])) >= 0.9999
+
+
+def test_image_tower_runs_its_last_block_for_the_class_token_alone(
+    tiny: dict[str, Any],
+) -> None:
+    """The exported image graph updates only the class token in its last block (the vector
+    is pooled there); its vectors stay those of eager PyTorch, the whole block run."""
+    ort = pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from xmodal.encoders.clip import load
+
+    images = _images()
+    eager = load(tiny["name"]).encode_images(images)
+    enc = load(tiny["name"] + "#onnx")
+    folder = Path(enc.info["onnx_dir"])
+    assert json.loads((folder / "meta.json").read_text())["image_cls_only"]
+    fast = enc.encode_images(images)
+    assert float(np.min(np.sum(fast * eager, axis=1))) >= 0.9999
+    # the last block's MLP (the graph's last MatMuls but the projection) runs on one token
+    model = onnx.load(str(folder / "image.onnx"))
+    fc = [n for n in model.graph.node if n.op_type in ("MatMul", "Gemm")][-3]
+    model.graph.output.append(onnx.helper.make_empty_tensor_value_info(fc.input[0]))
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    pixels = np.stack([enc.prepare_image(im) for im in images[:3]])
+    mlp_in = sess.run([fc.input[0]], {sess.get_inputs()[0].name: pixels})[0]
+    assert mlp_in.size == 3 * mlp_in.shape[-1]  # one token of each of the 3 images
+
+
+def test_towers_exported_whole_when_the_cut_form_fails(
+    tiny: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exporter that rejects the text tower with a dynamic length leaves the whole tower,
+    at the context's length and untrimmed, with the same vectors."""
+    pytest.importorskip("onnxruntime")
+    from xmodal.encoders.clip import load
+    from xmodal.encoders.clip import onnx as onnx_mod
+
+    def rejecting(*args: Any, **kwargs: Any) -> Any:
+        def write(path: Path) -> None:
+            raise RuntimeError("no dynamic shapes here")
+
+        return write
+
+    monkeypatch.setenv("XMODAL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(onnx_mod, "_dynamo", rejecting)
+    enc = load(tiny["name"] + "#onnx")
+    meta = json.loads((Path(enc.info["onnx_dir"]) / "meta.json").read_text())
+    assert meta["text_trim"] is False and meta["exporters"]["text"] == "torchscript"
+    assert meta["image_cls_only"] is True
+    eager = load(tiny["name"]).encode_texts(TEXTS)
+    assert float(np.min(np.sum(enc.encode_texts(TEXTS) * eager, axis=1))) >= 0.9999

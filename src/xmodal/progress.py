@@ -46,15 +46,23 @@ def bars_wanted(stream: TextIO | None = None) -> bool:
         return False
 
 
-def progress_bar(desc: str, unit: str = "file") -> ProgressFactory:
+def progress_bar(desc: str, unit: str = "file", scale: bool = False) -> ProgressFactory:
     """A factory of terminal progress bars on stderr, for clients that want one; silent when
-    stderr is not a terminal, so that logs get no carriage-return noise."""
+    stderr is not a terminal, so that logs get no carriage-return noise. ``scale`` shows large
+    counts (bytes) with k / M / G prefixes."""
 
     def factory(total: int) -> Progress:
         if not bars_wanted():
             return SilentProgress()
         from tqdm import tqdm
 
-        return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
+        return tqdm(
+            total=total,
+            desc=desc,
+            unit=unit,
+            unit_scale=scale,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
 
     return factory

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pysbd
 
+from xmodal.apply.settings import DEFAULT_MIN_RELEVANCE, PASSAGES
 from xmodal.collection import Collection
 from xmodal.encoders.base import Encoder
 from xmodal.errors import UsageError
@@ -30,15 +31,13 @@ from xmodal.query.parse import Query, Term
 from xmodal.records import Modality, SearchHit
 from xmodal.spaces.vector import VectorSpace
 
-#: passages searched, and evidence shown
-PASSAGES = 8
+#: evidence shown (passages searched: ``settings.PASSAGES``)
 EVIDENCE = 3
 #: weights of the sentence score: meaning (cosine) and the question's words found in it
 COSINE_WEIGHT = 0.6
 OVERLAP_WEIGHT = 0.4
 #: without a calibration, the sentence score an answer needs
 SCORE_FLOOR = 0.3
-DEFAULT_MIN_RELEVANCE = 0.5
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 

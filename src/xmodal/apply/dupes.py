@@ -22,16 +22,13 @@ import numpy as np
 from PIL import Image
 
 from xmodal.apply.images import read_images
+from xmodal.apply.settings import MAX_DISTANCE, THRESHOLD
 from xmodal.apply.vectors import item_vectors, vector_spaces
 from xmodal.media.limits import DecodeLimits
 from xmodal.progress import ProgressFactory
 from xmodal.records import Item, Modality, Skipped
 from xmodal.store.sqlite import Store
 
-#: cosine at or above which two items' vectors make them semantic duplicates
-THRESHOLD = 0.95
-#: pHash bits two near-copies may differ in (of 64)
-MAX_DISTANCE = 10
 #: pixels are hashed from a copy no larger than this (pHash looks at 32 x 32)
 _HASH_SIDE = 256
 _CHUNK = 1024

@@ -87,7 +87,7 @@ def _add_tag(sub: Subparsers) -> None:
 
 
 def _add_dupes(sub: Subparsers) -> None:
-    from xmodal.apply.dupes import MAX_DISTANCE, THRESHOLD
+    from xmodal.apply.settings import MAX_DISTANCE, THRESHOLD
 
     du = add_command(
         sub, "dupes", "group exact copies, near-copies and semantic duplicates", DUPES_EXAMPLES

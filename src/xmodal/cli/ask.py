@@ -21,7 +21,7 @@ EXAMPLES = (
 
 
 def add_parser(sub: Subparsers) -> None:
-    from xmodal.apply.answer import DEFAULT_MIN_RELEVANCE, PASSAGES
+    from xmodal.apply.settings import DEFAULT_MIN_RELEVANCE, PASSAGES
 
     a = add_command(
         sub, "ask", "answer a question from the collection's text, with the evidence", EXAMPLES

@@ -15,7 +15,7 @@ from xmodal.cli.common import (
     print_json,
 )
 from xmodal.cli.display import cut, pad, text_width, wrap
-from xmodal.progress import bars_wanted, progress_bar
+from xmodal.progress import progress_bar
 
 #: ``models list`` fits a terminal of this many columns
 TABLE_WIDTH = 100
@@ -126,7 +126,8 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
     if inf.pull is None:
         ok, why = inf.available()
         return fail(f"nothing to pull for {args.name!r}: {why if ok else 'unavailable: ' + why}")
-    path = inf.pull(args.name, progress=not args.json and bars_wanted())
+    bar = None if args.json else progress_bar(f"pulling {args.name}", unit="B", scale=True)
+    path = inf.pull(args.name, progress=bar)
     if args.json:
         print_json({"model": args.name, "path": str(path)})
     else:

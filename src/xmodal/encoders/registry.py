@@ -43,7 +43,8 @@ class EncoderInfo:
     kind: Literal["encoder", "extractor"] = "encoder"
     #: the kind of space an encoder family makes
     space: SpaceKind = "vector"
-    #: ``pull(name, progress=True)`` fetches the weights; None: nothing to download
+    #: ``pull(name, progress=FACTORY)`` fetches the weights, reporting to a ``Progress`` from
+    #: the factory (silent with None); None: nothing to download
     pull: PullFn | None = None
 
 

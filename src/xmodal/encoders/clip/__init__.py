@@ -14,8 +14,9 @@ Weights are never downloaded while indexing or searching: a missing file is an e
 the fix, and ``pull`` (``xmodal models pull NAME``) is the one place that downloads.
 
 The modules depend one way: ``names`` <- ``hub`` <- ``weights`` <- ``pixels`` <- ``encoder`` <-
-``openclip`` <- ``tokens``, ``fuse`` <- ``runtime`` <- ``onnx`` <- ``quick``, ``hf``; ``pull``
-and the registration here sit on top. ``quick`` builds an exported model without open_clip or torch.
+``openclip`` <- ``tokens``, ``towers``, ``fuse`` <- ``runtime`` <- ``onnx`` <- ``quick``,
+``hf``; ``pull`` and the registration here sit on top. ``quick`` builds an exported model
+without open_clip or torch.
 """
 
 from __future__ import annotations

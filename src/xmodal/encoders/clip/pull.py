@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from xmodal.encoders.clip.weights import (
 )
 from xmodal.encoders.registry import split_name
 from xmodal.errors import UsageError, XmodalError
+from xmodal.progress import Progress, ProgressFactory, start_progress
 
 
 def _ensure_online(name: str) -> None:
@@ -68,23 +70,41 @@ def endpoint_address(endpoint: str) -> tuple[str, int]:
     return url.hostname or "huggingface.co", port or (80 if url.scheme == "http" else 443)
 
 
-def _tqdm_class(progress: bool) -> Any:
+def _tqdm_class(progress: ProgressFactory | None) -> Any:
+    """A tqdm class for the hub's downloads that draws nothing itself and reports to a
+    ``Progress`` from ``progress`` (silent without one), so the client chooses the bar."""
     from tqdm.auto import tqdm
 
-    if progress:
-        return tqdm
-
-    class _Silent(tqdm):
+    class _Reported(tqdm):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["disable"] = True
             super().__init__(*args, **kwargs)
+            self._to: Progress | None = start_progress(progress, int(kwargs.get("total") or 0))
 
-    return _Silent
+        def update(self, n: float | None = 1) -> bool | None:
+            if self._to is not None and n:
+                self._to.update(int(n))
+            return None
+
+        def __iter__(self) -> Iterator[Any]:
+            # the hub's per-file map iterates the bar: one step per file done
+            for item in self.iterable:
+                yield item
+                self.update(1)
+
+        def close(self) -> None:
+            to, self._to = getattr(self, "_to", None), None
+            if to is not None:
+                to.close()
+            super().close()
+
+    return _Reported
 
 
-def pull(name: str, progress: bool = True) -> Path:
+def pull(name: str, progress: ProgressFactory | None = None) -> Path:
     """Download the weights ``name`` needs into the Hugging Face cache, check them, and
-    return the weights file (``clip:``) or the model folder (``hf-clip:``)."""
+    return the weights file (``clip:``) or the model folder (``hf-clip:``); the downloads
+    report their bytes (and a repo its files) to a ``Progress`` from ``progress``."""
     family, arg = split_name(name)
     if family == "hf-clip":
         if not arg:
@@ -102,7 +122,7 @@ def pull(name: str, progress: bool = True) -> Path:
     return _pull_clip(cn, progress)
 
 
-def _pull_clip(cn: ClipName, progress: bool) -> Path:
+def _pull_clip(cn: ClipName, progress: ProgressFactory | None) -> Path:
     check_model(cn.model)
     tag = cn.source or default_tag(cn.model)
     if tag is None:
@@ -128,7 +148,9 @@ def _pull_clip(cn: ClipName, progress: bool) -> Path:
     return path
 
 
-def _download_first(candidates: list[tuple[str, str]], progress: bool) -> Path | None:
+def _download_first(
+    candidates: list[tuple[str, str]], progress: ProgressFactory | None
+) -> Path | None:
     """The first of ``candidates`` the hub has, downloaded; ``None`` when it has none."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import RemoteEntryNotFoundError
@@ -142,7 +164,7 @@ def _download_first(candidates: list[tuple[str, str]], progress: bool) -> Path |
     return None
 
 
-def _download_text_files(model: str, progress: bool) -> None:
+def _download_text_files(model: str, progress: ProgressFactory | None) -> None:
     """The configs and vocabularies of the hub repos ``model``'s text tower is built from."""
     from huggingface_hub import snapshot_download
 
@@ -154,7 +176,7 @@ def _download_text_files(model: str, progress: bool) -> None:
         )
 
 
-def _pull_hf_repo(repo: str, progress: bool) -> Path:
+def _pull_hf_repo(repo: str, progress: ProgressFactory | None) -> Path:
     if hf_is_local(repo):
         raise UsageError(f"hf-clip:{repo} names a local folder; there is nothing to download")
     _ensure_online(f"hf-clip:{repo}")

@@ -5,8 +5,12 @@ One owner of the threads: the session's intra-op pool takes every core this proc
 imported on this path at all, so no OpenMP pool of its own competes. While indexing, the
 decoding threads (``IndexOptions.workers``) run Pillow and NumPy, which release the GIL, on
 the same cores: with spinning off, a core the model leaves idle between operators goes to
-decoding instead of a busy wait. Measured on 2 cores (docs/benchmarks.md); on 8 or more cores
-the same settings hold, the decoders then have cores of their own.
+decoding instead of a busy wait. Measured on 2 cores (docs/benchmarks.md, "Who owns the
+threads"): two spinning threads cost 10-20% more CPU per image than two that sleep; one
+thread is the cheapest per image and ``XMODAL_THREADS=1`` saves a little CPU on a machine
+other work keeps busy, but leaves a core to decoders that need a sixth of it when the machine
+is quiet, so it is not the default. On 8 or more cores the same settings hold, the decoders
+then have cores of their own.
 
 A tower's session is made on its first call, so a text query never loads the image tower.
 The first session of a graph saves the optimised graph in a folder beside the export, keyed
