@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-# files up to this size are memory-mapped; larger ones are read with pread
-MAP_BYTES = 256 * 2**20
+# files up to this size are memory-mapped (faster on cached pages, but every touched page
+# joins the resident set, up to the whole file); larger ones are read with pread
+MAP_BYTES = 2**30
 # adjacent candidates closer than this are fetched in one read (the gap is read and dropped)
 GAP_BYTES = 4096
 # a read buffer up to this many rows is kept for the next query; a larger one is not
