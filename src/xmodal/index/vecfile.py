@@ -115,7 +115,7 @@ class VectorFile:
         span = int(counts.sum())
         buf = self._buffer(span)
         fd, rb = self._open(), self.row_bytes
-        view = memoryview(buf).cast("B")
+        view = buf.data.cast("B")
         for pos, lo, n in zip(
             (at * rb).tolist(), (first * rb).tolist(), (counts * rb).tolist(), strict=True
         ):
