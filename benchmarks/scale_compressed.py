@@ -1,11 +1,11 @@
 """The compressed mode at tens of millions of vectors: IVF-PQ codes in RAM, float16 exact
-vectors memory-mapped from disk for the re-ranking, on the mixture of benchmarks/scale.py.
+vectors read from disk for the re-ranking, on the mixture of benchmarks/scale.py.
 
 The vectors are generated in 100k chunks straight into a float16 file (10 GB at 10M x 512),
 the quantisers are trained on a sample, the index takes the vectors in chunks, and the
 ground truth is an exact scan of the float16 vectors in chunks. RAM at query time is
 measured in a fresh process that loads the saved index (the codes read into RAM, the
-vector file mapped) and answers the queries.
+vector file read row by row) and answers the queries.
 
     python benchmarks/scale_compressed.py --n 10000000 --cache /work/scale-cache \
         --nlist 1024 --nprobes 16,32,64
