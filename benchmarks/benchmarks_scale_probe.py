@@ -49,4 +49,7 @@ def probe(
     out = {key: round(after[key] - before[key], 1) for key in after if key != "VmHWM"}
     out["total_VmRSS"] = round(after["VmRSS"], 1)
     out["total_VmHWM"] = round(after["VmHWM"], 1)
+    vec = getattr(idx, "_vec", None)
+    if vec is not None:
+        out["bytes_read_per_query"] = round(vec.bytes_read / max(len(q), 1))
     return out

@@ -1,11 +1,11 @@
 """The compressed mode at tens of millions of vectors: IVF-PQ codes in RAM, float16 exact
-vectors memory-mapped from disk for the re-ranking, on the mixture of benchmarks/scale.py.
+vectors read from disk for the re-ranking, on the mixture of benchmarks/scale.py.
 
 The vectors are generated in 100k chunks straight into a float16 file (10 GB at 10M x 512),
 the quantisers are trained on a sample, the index takes the vectors in chunks, and the
 ground truth is an exact scan of the float16 vectors in chunks. RAM at query time is
 measured in a fresh process that loads the saved index (the codes read into RAM, the
-vector file mapped) and answers the queries.
+vector file read row by row) and answers the queries.
 
     python benchmarks/scale_compressed.py --n 10000000 --cache /work/scale-cache \
         --nlist 1024 --nprobes 16,32,64
@@ -56,6 +56,9 @@ def arguments() -> argparse.Namespace:
     ap.add_argument("--rerank", type=int, default=16)
     ap.add_argument("--reranks", default="16", help="re-ranking factors to sweep")
     ap.add_argument("--reuse", help="index folder an earlier run saved: load, do not build")
+    ap.add_argument(
+        "--rss-reranks", help="measure RAM at each of these re-ranking factors (default: one)"
+    )
     ap.add_argument("--cache", required=True, help="folder for the vectors and ground truth")
     ap.add_argument("--out", help="append the result as a JSON line to this file")
     return ap.parse_args()
@@ -104,7 +107,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"# vectors {made:.0f} s, truth {time.perf_counter() - t - made:.0f} s", file=sys.stderr)
     idx, work, row = built(args, x)
     row["sweep"] = sweep(idx, q, gt, args)
-    files = idx.save(work, "ivfpq")
+    if args.reuse:
+        assert idx._vec is not None
+        files = ["ivfpq.ivf", idx._vec.path.name, "ivfpq.rows.npy"]
+    else:
+        files = idx.save(work, "ivfpq")
     del idx
     qpath = str(work / "q.npy")
     np.save(qpath, q)
@@ -117,8 +124,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     probe_params = {**row["params"], "nprobe": pick["nprobe"], "rerank": pick["rerank"]}
     row["probe_setting"] = {"nprobe": pick["nprobe"], "rerank": pick["rerank"]}
-    row["rss_codes_in_ram"] = loaded_rss("ivfpq", str(work), files, probe_params, qpath, False)
-    row["rss_mmap"] = loaded_rss("ivfpq", str(work), files, probe_params, qpath, True)
+    if args.rss_reranks:
+        row["rss_by_rerank"] = {}
+        for rerank in (int(v) for v in args.rss_reranks.split(",")):
+            at = {**probe_params, "rerank": rerank}
+            got = loaded_rss("ivfpq", str(work), files, at, qpath, False)
+            row["rss_by_rerank"][rerank] = got
+            print(json.dumps({"rerank": rerank, "rss": got}), file=sys.stderr, flush=True)
+    else:
+        row["rss_codes_in_ram"] = loaded_rss("ivfpq", str(work), files, probe_params, qpath, False)
+        row["rss_mmap"] = loaded_rss("ivfpq", str(work), files, probe_params, qpath, True)
     row["files_mb"] = {f: round(os.path.getsize(work / f) / 2**20) for f in files}
     row["ivf_bytes_per_vector"] = round(os.path.getsize(work / files[0]) / args.n, 1)
     row["loadavg"] = os.getloadavg()

@@ -3,7 +3,7 @@
 Each vector is kept in RAM as ``m`` bytes of product-quantised code plus its 8-byte row; the
 lists are memory-mapped when searching. PQ scores alone rank poorly, so every query takes
 ``rerank`` times ``k`` candidates from the lists and re-scores them with the exact vectors,
-which live on disk (float32, or float16 to halve the file) and are paged in per candidate.
+which live on disk (float32, or float16 to halve the file) and are read per candidate.
 Below ``min_train`` vectors there is nothing worth quantising: the index scans its vectors.
 """
 
