@@ -11,7 +11,6 @@ under the Unicode License v3. :data:`ATTRIBUTION` says both.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -113,14 +112,7 @@ def codepoints(hexcode: str) -> tuple[int, ...]:
 def load_names(extracted: Path, locale: str) -> dict[tuple[int, ...], Names]:
     """Every emoji of ``locale`` (skin tones included) by :func:`codepoints`."""
     path = extracted / locale / "data.json"
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise XmodalError(f"{path} is missing; run fetch() first") from exc
-    except (OSError, ValueError) as exc:
-        raise XmodalError(f"cannot read emoji names {path}: {exc}") from exc
-    if not isinstance(raw, list):
-        raise XmodalError(f"{path} is not a list of emojis")
+    raw = npm.read_json_list(path, "emoji names")
     table: dict[tuple[int, ...], Names] = {}
     for entry in raw:
         _add_entry(table, entry)

@@ -9,6 +9,7 @@ at once and a change of selection unpacks again.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from xmodal.errors import XmodalError
 from xmodal.hashing import sha256_file
@@ -137,6 +139,19 @@ def npm_pack(package: PinnedPackage, root: Path) -> Path:
         target = root / package.tarball_name
         os.replace(produced, target)
     return target
+
+
+def read_json_list(path: Path, what: str) -> list[Any]:
+    """The JSON list in an extracted package's file ``path``; ``what`` names it in errors."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise XmodalError(f"{path} is missing; run fetch() first") from exc
+    except (OSError, ValueError) as exc:
+        raise XmodalError(f"cannot read {what} {path}: {exc}") from exc
+    if not isinstance(raw, list):
+        raise XmodalError(f"{path} is not a list of emojis")
+    return raw
 
 
 def read_marker(extracted: Path) -> str | None:

@@ -104,14 +104,7 @@ def load_emojis(extracted: Path, include_skin_tones: bool = False) -> list[Emoji
     are left out unless asked for; their ``base_hexcode`` names the emoji they vary.
     """
     path = extracted / "data" / "openmoji.json"
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise XmodalError(f"{path} is missing; run fetch() first") from exc
-    except (OSError, ValueError) as exc:
-        raise XmodalError(f"cannot read OpenMoji metadata {path}: {exc}") from exc
-    if not isinstance(raw, list):
-        raise XmodalError(f"{path} is not a list of emojis")
+    raw = npm.read_json_list(path, "OpenMoji metadata")
 
     emojis: list[Emoji] = []
     for entry in raw:
