@@ -108,3 +108,38 @@ def test_demo_finds_wordless_pictures_through_the_image_tower(
     hits = out.split("> a red circle")[1].split(">")[0]
     assert hits.count(".png") == 3 and "is: circle number" in hits
     assert (db / "demo-results.png").is_file()
+
+
+def _pretend_an_earlier_model_built(db: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(db / "xmodal.db") as conn:
+        conn.execute("UPDATE spaces SET fingerprint = 'an-earlier-model'")
+
+
+def test_demo_rebuilds_its_own_collection_after_a_model_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo's own collection, left by an earlier emoji-small, is built afresh; a
+    collection the user named is never removed: its mismatch is an error that keeps it."""
+    extracted = fake_openmoji(tmp_path / "openmoji")
+    monkeypatch.setattr(om, "fetch", lambda *a, **k: extracted)
+    monkeypatch.setenv("XMODAL_CACHE", str(tmp_path / "cache"))
+    argv = ["demo", "-q", "-k", "2", "--query", "a red circle"]
+    assert main(argv) == 0
+    own = tmp_path / "cache" / "demo-pictures-db"
+    _pretend_an_earlier_model_built(own)
+    capsys.readouterr()
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "building it afresh" in out and "> a red circle" in out
+    with xmodal.Collection.open(own) as col:
+        assert len(col) == 12
+
+    named = tmp_path / "named"
+    assert main([*argv, "--db", str(named)]) == 0
+    _pretend_an_earlier_model_built(named)
+    assert main([*argv, "--db", str(named)]) == 2
+    assert "earlier" not in capsys.readouterr().out
+    with xmodal.Collection.open(named) as col:
+        assert len(col) == 12

@@ -6,14 +6,16 @@ contact sheet. Every text→image hit is found through the model's image tower."
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from xmodal.collection import Collection
 from xmodal.contact_sheet import queries_sheet
+from xmodal.errors import EncoderMismatchError
 from xmodal.ingest.pipeline import IndexOptions
 from xmodal.progress import progress_bar
-from xmodal.records import SearchHit
+from xmodal.records import IndexReport, SearchHit
 
 _EXCLUDES = ("ATTRIBUTION.txt",)
 #: pictures and queries meet in the space of the shipped model, nothing else
@@ -35,6 +37,41 @@ def _unseen_hexcodes() -> set[str]:
 
     parts = split_concepts(concepts(load_emojis(fetch(), include_skin_tones=True)))
     return {h for split in ("val", "test") for c in parts[split] for h in c.hexcodes}
+
+
+def _index(col: Collection, sample_dir: Path, progress: bool) -> IndexReport:
+    return col.index(
+        [sample_dir],
+        models=list(DEMO_MODELS),
+        progress=progress_bar("indexing") if progress else None,
+        options=IndexOptions(excludes=_EXCLUDES),
+    )
+
+
+def _indexed(
+    db_dir: Path, sample_dir: Path, progress: bool, own: bool
+) -> tuple[Collection, IndexReport]:
+    """The demo's collection with the pictures indexed. Its own collection (``own``), built
+    by an earlier ``emoji-small``, is built afresh: its vectors can never meet the new model's
+    queries. A collection the user named is never removed; its mismatch is their error."""
+    col = Collection.open(db_dir)
+    try:
+        return col, _index(col, sample_dir, progress)
+    except EncoderMismatchError:
+        col.close()
+        if not own:
+            raise
+        print(f"  {db_dir} was built by an earlier emoji-small: building it afresh")
+        shutil.rmtree(db_dir)
+    except BaseException:
+        col.close()
+        raise
+    col = Collection.open(db_dir)
+    try:
+        return col, _index(col, sample_dir, progress)
+    except BaseException:
+        col.close()
+        raise
 
 
 def run_demo(
@@ -62,14 +99,8 @@ def run_demo(
     known = {d.path.resolve(): (d.emoji.hexcode, d.emoji.annotation) for d in drawings}
     unseen = _unseen_hexcodes()
 
-    with Collection.open(db_dir) as col:
-        bar = progress_bar("indexing") if progress else None
-        report = col.index(
-            [sample_dir],
-            models=list(DEMO_MODELS),
-            progress=bar,
-            options=IndexOptions(excludes=_EXCLUDES),
-        )
+    col, report = _indexed(db_dir, sample_dir, progress, own=db is None)
+    with col:
         print(f"collection {db_dir} (model {', '.join(DEMO_MODELS)}): {report.summary()}")
         rows: list[tuple[str, list[SearchHit]]] = [(q, col.search(q, k=k)) for q in queries]
         img = _find_image_query(known)
