@@ -33,7 +33,7 @@ def plot_curves(history: Sequence[Mapping[str, Any]], path: Path) -> Path | None
     for key in ("t2i_recall@1", "t2i_recall@5", "t2i_recall@10", "i2t_recall@10", *langs):
         if all(key in h for h in history):
             ax_val.plot(epochs, [h[key] for h in history], marker=".", label=key)
-    ax_val.set_xlabel("epoch (0 = untrained)")
+    ax_val.set_xlabel("epoch (0 = the starting weights)")
     ax_val.set_ylabel("validation")
     ax_val.set_title("validation retrieval")
     ax_val.set_ylim(0, 1)
