@@ -37,7 +37,7 @@ from xmodal.learn.sampling import (
     format_balance_report,
     shuffled_batches,
 )
-from xmodal.learn.validate import SELECTION_METRIC, embed_val, retrieval_metrics, score, summary
+from xmodal.learn.validate import score, score_name, validate_prepared
 from xmodal.progress import Progress
 
 if TYPE_CHECKING:
@@ -205,7 +205,7 @@ class _Trainer:
         return shuffled_batches(len(self.p.train), self.config.optim.batch_size, rng)
 
     def validate(self) -> dict[str, float]:
-        return summary(retrieval_metrics(*embed_val(self.model, self.p, self.device), self.p.val))
+        return validate_prepared(self.model, self.p, self.device)
 
     def _loss(self, idx: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
         import torch
@@ -314,7 +314,7 @@ def _end_epoch(
     if t.config.run.progress:
         print(
             f"epoch {run.epoch}: loss {run.history[-1]['loss']:.4f}, "
-            f"val {SELECTION_METRIC} {now[0]:.4f} "
+            f"val {score_name(val)} {now[0]:.4f} "
             f"(best {run.best[0]:.4f} at epoch {run.best_epoch})",
             file=sys.stderr,
         )

@@ -29,10 +29,11 @@ def plot_curves(history: Sequence[Mapping[str, Any]], path: Path) -> Path | None
     ax_loss.set_title("loss")
     ax_loss.grid(alpha=0.3)
     epochs = [h["epoch"] for h in history]
-    for key in ("t2i_recall@1", "t2i_recall@5", "t2i_recall@10", "i2t_recall@10"):
+    langs = sorted(k for k in history[-1] if k.startswith("t2i_recall@10_"))
+    for key in ("t2i_recall@1", "t2i_recall@5", "t2i_recall@10", "i2t_recall@10", *langs):
         if all(key in h for h in history):
             ax_val.plot(epochs, [h[key] for h in history], marker=".", label=key)
-    ax_val.set_xlabel("epoch (0 = untrained)")
+    ax_val.set_xlabel("epoch (0 = the starting weights)")
     ax_val.set_ylabel("validation")
     ax_val.set_title("validation retrieval")
     ax_val.set_ylim(0, 1)

@@ -4,6 +4,7 @@ features (or pixels), computed once through the feature cache."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,14 @@ import numpy as np
 
 from xmodal.errors import UsageError
 from xmodal.learn.config import ProgressBars, TrainConfig
-from xmodal.learn.data import PairedData, image_features, load_pairs, pixel_arrays, text_features
+from xmodal.learn.data import (
+    ITEMS_FILE,
+    PairedData,
+    image_features,
+    load_pairs,
+    pixel_arrays,
+    text_features,
+)
 from xmodal.learn.methods import Method
 from xmodal.progress import ProgressFactory
 
@@ -41,6 +49,10 @@ class Prepared:
     #: fusion methods: the attached text's features, and whether an item has any
     a_train: np.ndarray | None = None
     has_train: np.ndarray | None = None
+    #: language -> the text features of the validation pairs' names in it (the caption's
+    #: where a pair has none) and which pairs have one; filled when training draws texts in
+    #: several languages (``text_field=mixed``) from a folder that names its emojis
+    val_names: dict[str, tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
 
 
 def split_val(data: PairedData, fraction: float, seed: int) -> tuple[PairedData, PairedData]:
@@ -101,6 +113,8 @@ def prepare_data(config: TrainConfig, method: Method, bars: ProgressBars | None)
         p.x_val = image_features(val_data, image_enc, cache, images)
     if text_enc is not None:
         _text_features(p, text_enc, cache, bars)
+        if field_ == "mixed":
+            p.val_names = _val_names(p.val, text_enc, cache, bars)
     if method.fusion is not None:
         _prepare_attached(p, cache, bars)
     if method.needs_pixels:
@@ -130,6 +144,40 @@ def _text_features(p: Prepared, text_enc: Encoder, cache: Path, bars: ProgressBa
                 for v in p.train.text_views()[1:]
             ]
         )
+
+
+def language_names(data: PairedData) -> dict[str, tuple[str, ...]]:
+    """Each language's name of each pair's emoji ("" where it has none), read from the
+    prepared OpenMoji folder the pairs came from; empty for pairs from anywhere else."""
+    path = Path(data.source) / ITEMS_FILE
+    if not data.source or not path.is_file():
+        return {}
+    items: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    by_id = {str(it["hexcode"]): it.get("names") or {} for it in items}
+    langs = sorted({lang for names in by_id.values() for lang in names})
+    return {
+        lang: tuple(
+            str((by_id.get(i, {}).get(lang) or {}).get("annotation", "")).strip() for i in data.ids
+        )
+        for lang in langs
+    }
+
+
+def _val_names(
+    val: PairedData, text_enc: Encoder, cache: Path, bars: ProgressBars | None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for lang, names in language_names(val).items():
+        has = np.array([bool(n) for n in names])
+        if not has.any():
+            continue
+        texts = tuple(n or t for n, t in zip(names, val.texts, strict=True))
+        progress = stage(bars, f"{text_enc.name} {lang} validation names", "item")
+        feats = text_features(
+            dataclasses.replace(val, texts=texts), text_enc, cache, "query", progress
+        )
+        out[lang] = (feats, has)
+    return out
 
 
 def _prepare_attached(p: Prepared, cache: Path, bars: ProgressBars | None) -> None:
