@@ -193,16 +193,7 @@ def run_index_ray(
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         batch = run_sizes(options, encoders, limits, extractors).batch
         parts = partitions(run, todo, names, cpus, batch)
-        run.bar = progress(len(todo)) if progress and todo else None
-        try:
-            _drive(run, todo, parts, task)
-        except KeyboardInterrupt:
-            raise run.interrupted() from None
-        finally:
-            if run.bar:
-                run.bar.close()
-        run.finish()
-        return run.report
+        return run.complete(todo, progress, lambda: _drive(run, todo, parts, task))
     finally:
         if started:
             ray.shutdown()

@@ -254,6 +254,22 @@ class _IndexRun:
         self.commits.commit()
         return IndexInterrupted(self.report, self.commits.kept, self.found)
 
+    def complete(
+        self, todo: Sequence[Job], progress: ProgressFactory | None, drive: Callable[[], None]
+    ) -> IndexReport:
+        """Run ``drive`` over ``todo`` under a progress bar, Ctrl-C turned into
+        ``IndexInterrupted``, and finish the run once all of it is done."""
+        self.bar = progress(len(todo)) if progress and todo else None
+        try:
+            drive()
+        except KeyboardInterrupt:
+            raise self.interrupted() from None
+        finally:
+            if self.bar:
+                self.bar.close()
+        self.finish()
+        return self.report
+
 
 def _drive(run: _IndexRun, todo: Sequence[Job], sizes: RunSizes) -> None:
     """Decode ``todo`` in worker threads, encode and commit on this one."""
@@ -296,13 +312,5 @@ def run_index(
     limits = decode_limits(options.limits, encoders, extractors)
     run = _IndexRun(store, encoders, extractors, limits, commit_every, clock)
     todo = run.plan([os.path.abspath(r) for r in roots], options)
-    run.bar = progress(len(todo)) if progress and todo else None
-    try:
-        _drive(run, todo, run_sizes(options, encoders, limits, extractors))
-    except KeyboardInterrupt:
-        raise run.interrupted() from None
-    finally:
-        if run.bar:
-            run.bar.close()
-    run.finish()
-    return run.report
+    sizes = run_sizes(options, encoders, limits, extractors)
+    return run.complete(todo, progress, lambda: _drive(run, todo, sizes))

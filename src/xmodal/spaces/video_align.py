@@ -98,12 +98,12 @@ def _candidates(
         if sid >= 0 and score > best.get(sid, -np.inf):
             best[sid] = score
     refs = context.store.resolve_segments(best)
-    items: dict[str, float] = {}
-    for sid, score in sorted(best.items(), key=lambda kv: -kv[1]):
+    items: list[str] = []
+    for sid in sorted(best, key=lambda sid: -best[sid]):
         ref = refs.get(sid)
         if ref is not None and ref.item.modality is Modality.VIDEO and ref.item.id not in items:
-            items[ref.item.id] = score
-    return list(items)[:depth]
+            items.append(ref.item.id)
+    return items[:depth]
 
 
 def align_rank(
