@@ -77,7 +77,7 @@ def hits_at_k(img: np.ndarray, txt: np.ndarray, relevant: Sequence[set[int]]) ->
     )
 
 
-def cross_lingual(model: Any, y_en: np.ndarray, y_zh: np.ndarray) -> dict[str, float]:
+def cross_lingual(model: Any, y_en: np.ndarray, y_zh: np.ndarray) -> dict[str, Any]:
     """Mean cosine of each Chinese name with its English name in the joint space, and the
     rate at which an English name's nearest Chinese name is its own translation."""
     en, zh = model.embed_text_features(y_en), model.embed_text_features(y_zh)
@@ -220,30 +220,13 @@ def _print(results: dict[str, Any], models: Sequence[str]) -> None:
             r = results["models"][m]["recall@10"][name]
             row.append(f"{r['r10']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]")
         table.append(row)
-    for m in models:
-        c = results["models"][m]["cross_lingual"]
-        table.append(
-            [
-                "zh↔en name cosine (mean)" if m == models[0] else "",
-                c["pairs"],
-                *(
-                    f"{results['models'][x]['cross_lingual']['mean_cosine']:.3f}" if x == m else ""
-                    for x in models
-                ),
-            ]
-        )
-        table.append(
-            [
-                "English name's nearest Chinese name is its own" if m == models[0] else "",
-                c["pairs"],
-                *(
-                    f"{results['models'][x]['cross_lingual']['en_to_zh_top1']:.3f}"
-                    if x == m
-                    else ""
-                    for x in models
-                ),
-            ]
-        )
+    for label, key, ci in (
+        ("zh↔en name cosine (mean)", "mean_cosine", "cosine_ci"),
+        ("English name's nearest Chinese name is its own", "en_to_zh_top1", "top1_ci"),
+    ):
+        c = [results["models"][m]["cross_lingual"] for m in models]
+        cells = [f"{x[key]:.3f} [{x[ci][0]:.3f}, {x[ci][1]:.3f}]" for x in c]
+        table.append([label, c[0]["pairs"], *cells])
     print(md_table(["queries", "n", *models], table))
 
 

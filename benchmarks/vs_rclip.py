@@ -136,6 +136,7 @@ class Tools:
     def __init__(self, work: Path, weights: Path, rclip_venv: Path, photos: Path) -> None:
         self.work, self.photos = work, photos
         self.name = f"clip:{MODEL}@{weights}#onnx"
+        self.name_int8 = f"clip:{MODEL}@{weights}#onnx-int8"
         self.rclip_bin = rclip_venv / "bin"
         self.models = work / "rclip-models"
         src = str(Path(__file__).resolve().parents[1] / "src")
@@ -159,11 +160,46 @@ class Tools:
             cmd = [str(self.rclip_bin / "rclip"), "-f", "-t", "5", QUERIES[0]]
             wall, peak, _ = run(cmd, self.rclip_env(d), cwd=self.photos)
             return wall, peak, d
-        db = self.work / "runs" / f"xmodal-{tag}"
+        db = self.work / "runs" / f"{tool}-{tag}"
         shutil.rmtree(db, ignore_errors=True)
         cmd = [sys.executable, "-m", "xmodal.cli", "index", str(self.photos), "--db", str(db)]
-        wall, peak, _ = run([*cmd, "--model", self.name], self.xenv)
+        name = self.name_int8 if tool == "xmodal-int8" else self.name
+        wall, peak, _ = run([*cmd, "--model", name], self.xenv)
         return wall, peak, db
+
+    def tower(self, n: int) -> float:
+        """Seconds xmodal's image tower alone takes for ``n`` images already prepared, in
+        batches of 16, in a process of its own: what indexing would take if decoding, the
+        store and the start cost nothing."""
+        code = (
+            "import sys, time; from PIL import Image; "
+            "from xmodal.encoders.registry import get_encoder; "
+            "e = get_encoder(sys.argv[1]); n = int(sys.argv[3]); "
+            "px = e.prepare_image(Image.open(sys.argv[2]).convert('RGB')); "
+            "e.encode_prepared([px] * 16); "
+            "t = time.perf_counter(); "
+            "[e.encode_prepared([px] * 16) for _ in range(n // 16)]; "
+            "print((time.perf_counter() - t) * n / (n // 16 * 16))"
+        )
+        photo = str(next(iter(sorted(self.photos.glob("*.jpg")))))
+        _, _, out = run([sys.executable, "-c", code, self.name, photo, str(n)], self.xenv)
+        return float(out.strip().splitlines()[-1])
+
+    def int8_cosines(self, n: int = 32) -> list[float]:
+        """Cosine of each of ``n`` photos' int8 vector to its float vector."""
+        code = (
+            "import sys; import numpy as np; from PIL import Image; "
+            "from xmodal.encoders.registry import get_encoder; "
+            "ims = [Image.open(p).convert('RGB') for p in sys.argv[3:]]; "
+            "a, b = (get_encoder(m).encode_images(ims) for m in sys.argv[1:3]); "
+            "a /= np.linalg.norm(a, axis=1, keepdims=True); "
+            "b /= np.linalg.norm(b, axis=1, keepdims=True); "
+            "print(' '.join(f'{v:.6f}' for v in (a * b).sum(1)))"
+        )
+        photos = [str(q) for q in sorted(self.photos.glob("*.jpg"))[:n]]
+        cmd = [sys.executable, "-c", code, self.name, self.name_int8, *photos]
+        _, _, out = run(cmd, self.xenv)
+        return [float(v) for v in out.strip().splitlines()[-1].split()]
 
     def search(self, tool: str, where: Path, query: str) -> tuple[float, list[str]]:
         if tool == "rclip":
@@ -212,13 +248,16 @@ def setup(args: argparse.Namespace) -> Tools:
     rclip_export(Path(args.rclip_script), model, work / "rclip-models")
     del model
     tools = Tools(work, weights, venv, photos)
-    # the first xmodal load exports its towers once; neither tool's export is timed
+    # the first xmodal load exports its towers once (int8: quantises); no export is timed
     tools.index("xmodal", "warmup")
+    if args.int8:
+        tools.index("xmodal-int8", "warmup")
     return tools
 
 
-def measure(tools: Tools, runs: int, warm_n: int) -> dict[str, Any]:
-    r: dict[str, dict[str, list[float]]] = {t: {} for t in ("xmodal", "rclip")}
+def measure(tools: Tools, runs: int, warm_n: int, int8: bool) -> dict[str, Any]:
+    r: dict[str, dict[str, list[float]]] = {t: {} for t in ("xmodal", "rclip", "xmodal-int8")}
+    n_images = len(list(tools.photos.glob("*.jpg")))
     homes: dict[str, Path] = {}
     hits: dict[str, list[str]] = {}
     for n in range(runs):
@@ -230,6 +269,12 @@ def measure(tools: Tools, runs: int, warm_n: int) -> dict[str, Any]:
             r[tool].setdefault("peak_gib", []).append(peak)
             homes[tool] = home
             print(f"run {n} {tool}: index {wall:.1f} s, peak {peak:.2f} GiB", flush=True)
+        if int8:
+            wall, peak, _ = tools.index("xmodal-int8", str(n))
+            r["xmodal-int8"].setdefault("index_s", []).append(wall)
+            r["xmodal-int8"].setdefault("peak_gib", []).append(peak)
+            print(f"run {n} xmodal #onnx-int8: index {wall:.1f} s", flush=True)
+        r["xmodal"].setdefault("tower_s", []).append(tools.tower(n_images))
         for tool in order:
             for q in QUERIES[:3]:
                 wall, top = tools.search(tool, homes[tool], q)
@@ -243,7 +288,8 @@ def measure(tools: Tools, runs: int, warm_n: int) -> dict[str, Any]:
         and set(hits[f"xmodal:{q}"]) == set(hits[f"rclip:{q}"])
         for q in QUERIES[:3]
     )
-    return {"raw": r, "same_top5": same, "hits": hits}
+    cos = tools.int8_cosines() if int8 else []
+    return {"raw": r, "same_top5": same, "hits": hits, "int8_cosines": cos}
 
 
 def _spread(values: list[float]) -> str:
@@ -285,10 +331,33 @@ def report(res: dict[str, Any], args: argparse.Namespace, n_images: int) -> str:
             f"{med(x['peak_gib']) / med(c['peak_gib']):.2f}",
         ],
     ]
+    rows.insert(
+        2,
+        [
+            "image tower alone on prepared pixels, images/s",
+            _spread([n_images / v for v in x["tower_s"]]),
+            "",
+            f"{med(c['index_s']) / med(x['tower_s']):.2f}x (the ceiling)",
+        ],
+    )
+    i8 = res["raw"].get("xmodal-int8", {})
+    if i8.get("index_s"):
+        cos = res["int8_cosines"]
+        rows.insert(
+            3,
+            [
+                f"index, `#onnx-int8`, images/s (cosine to float: median "
+                f"{statistics.median(cos):.4f}, lowest {min(cos):.4f})",
+                _spread([n_images / v for v in i8["index_s"]]),
+                "",
+                f"{med(c['index_s']) / med(i8['index_s']):.2f}x",
+            ],
+        )
     table = md_table(["", "xmodal #onnx", "rclip 3.3.0", "ratio"], rows)
     return (
         f"`python benchmarks/vs_rclip.py --images {args.images} --runs {args.runs} "
-        f"--warm {args.warm} --rclip-script .../rclip/scripts/convert_model.py`\n\n"
+        f"--warm {args.warm}{' --int8' if args.int8 else ''} "
+        f"--rclip-script .../rclip/scripts/convert_model.py`\n\n"
         f"{facts_markdown(machine_facts())}\n\n{table}\n\n"
         f"Medians (min-max) of {args.runs} interleaved rounds; images/s ratio is xmodal over "
         f"rclip (and per round, the two runs of a round paired), the other ratios xmodal / rclip "
@@ -308,9 +377,12 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=3, help="interleaved rounds")
     p.add_argument("--warm", type=int, default=50, help="queries per warm process")
     p.add_argument("--out", help="write the raw figures here as JSON")
+    p.add_argument(
+        "--int8", action="store_true", help="also index with xmodal's #onnx-int8 each round"
+    )
     args = p.parse_args()
     tools = setup(args)
-    res = measure(tools, args.runs, args.warm)
+    res = measure(tools, args.runs, args.warm, args.int8)
     text = report(res, args, args.images)
     print(text)
     if args.out:

@@ -16,6 +16,7 @@ import json
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 #: (label, goal, higher is better)
 METRICS = [
@@ -37,6 +38,19 @@ def ratios(raw: dict[str, dict[str, list[float]]]) -> list[float]:
     ]
 
 
+def extras(raw: dict[str, dict[str, list[float]]]) -> dict[str, float]:
+    """The images/s ratios a run also measured: the float tower alone (the most that
+    decoding in parallel could reach) and indexing with ``#onnx-int8``."""
+    med = statistics.median
+    rclip = med(raw["rclip"]["index_s"])
+    out = {}
+    if raw["xmodal"].get("tower_s"):
+        out["ceiling"] = rclip / med(raw["xmodal"]["tower_s"])
+    if raw.get("xmodal-int8", {}).get("index_s"):
+        out["int8"] = rclip / med(raw["xmodal-int8"]["index_s"])
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--run", action="append", default=[], help="LABEL=vs_rclip JSON")
@@ -44,12 +58,15 @@ def main() -> int:
     p.add_argument("--out", required=True, help="PNG to write")
     args = p.parse_args()
     series: list[tuple[str, list[float]]] = []
+    more: dict[int, dict[str, float]] = {}
     for item in args.figures:
         label, _, values = item.partition("=")
         series.append((label, [float(v) for v in values.split(",")]))
     for item in args.run:
         label, _, path = item.partition("=")
-        series.append((label, ratios(json.loads(Path(path).read_text())["raw"])))
+        raw = json.loads(Path(path).read_text())["raw"]
+        more[len(series)] = extras(raw)
+        series.append((label, ratios(raw)))
     if not series or any(len(v) != len(METRICS) for _, v in series):
         p.error("give at least one run, each with four ratios")
 
@@ -73,12 +90,36 @@ def main() -> int:
         ax.set_title(name, fontsize=9)
         for j, v in enumerate(values):
             ax.text(j, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
-        ax.set_ylim(0, max([*values, goal]) * 1.25)
+        top = max([*values, goal])
+        if i == 0:
+            top = _draw_extras(ax, more, top)
+        ax.set_ylim(0, top * 1.25)
     fig.suptitle("xmodal #onnx against rclip 3.3.0, same photos and weights (green: goal met)")
     fig.tight_layout()
     fig.savefig(args.out, dpi=100)
     print(args.out)
     return 0
+
+
+def _draw_extras(ax: Any, more: dict[int, dict[str, float]], top: float) -> float:
+    """The float tower's ceiling as a bar outline and int8 indexing as a diamond, on the
+    images/s panel; the new top of the panel."""
+    labelled = set()
+    for j, found in more.items():
+        if "ceiling" in found:
+            label = None if "ceiling" in labelled else "float tower alone (ceiling)"
+            ax.bar(j, found["ceiling"], fill=False, edgecolor="black", linewidth=1, label=label)
+            labelled.add("ceiling")
+            top = max(top, found["ceiling"])
+        if "int8" in found:
+            label = None if "int8" in labelled else "index with #onnx-int8"
+            ax.plot(j, found["int8"], "D", color="tab:blue", label=label)
+            ax.text(j + 0.15, found["int8"], f"{found['int8']:.2f}", fontsize=7, va="center")
+            labelled.add("int8")
+            top = max(top, found["int8"])
+    if labelled:
+        ax.legend(fontsize=6, loc="upper left")
+    return top
 
 
 if __name__ == "__main__":
