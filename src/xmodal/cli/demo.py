@@ -7,7 +7,7 @@ import argparse
 from xmodal.cli.common import Subparsers, add_command
 
 #: English and Chinese words and a mixed query ("cars that are not red")
-DEMO_QUERIES = ("red heart", "crying face", "一只猫", "汽车", "train", '"car" - "red"')
+DEMO_QUERIES = ("red heart", "crying face", "一只猫", "汽车", "飞机", "train", '"car" - "red"')
 
 
 def add_parser(sub: Subparsers) -> None:
