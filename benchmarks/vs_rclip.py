@@ -15,6 +15,11 @@ and warm (many queries in one process).
 
 Weights are random, so hits mean nothing; both tools get the same top hits, which the report
 checks. Peak RSS is each process's own (``wait4``).
+
+Each round also times xmodal's float image tower alone on pixels already prepared (how fast
+indexing would go if decoding and the rest cost nothing: the ceiling for the float graph),
+and with ``--int8`` indexes the folder with ``#onnx-int8`` too, reporting its vectors' cosine
+to the float ones.
 """
 
 from __future__ import annotations
