@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from vs_rclip import extras, ratios
 
 #: (label, goal, higher is better)
 METRICS = [
@@ -25,30 +28,6 @@ METRICS = [
     ("warm query\nxmodal / rclip", 0.5, False),
     ("peak RSS\nxmodal / rclip", 1.2, False),
 ]
-
-
-def ratios(raw: dict[str, dict[str, list[float]]]) -> list[float]:
-    x, c = raw["xmodal"], raw["rclip"]
-    med = statistics.median
-    return [
-        med(c["index_s"]) / med(x["index_s"]),
-        med(x["cold_s"]) / med(c["cold_s"]),
-        med(x["warm_s"]) / med(c["warm_s"]),
-        med(x["peak_gib"]) / med(c["peak_gib"]),
-    ]
-
-
-def extras(raw: dict[str, dict[str, list[float]]]) -> dict[str, float]:
-    """The images/s ratios a run also measured: the float tower alone (the most that
-    decoding in parallel could reach) and indexing with ``#onnx-int8``."""
-    med = statistics.median
-    rclip = med(raw["rclip"]["index_s"])
-    out = {}
-    if raw["xmodal"].get("tower_s"):
-        out["ceiling"] = rclip / med(raw["xmodal"]["tower_s"])
-    if raw.get("xmodal-int8", {}).get("index_s"):
-        out["int8"] = rclip / med(raw["xmodal-int8"]["index_s"])
-    return out
 
 
 def main() -> int:
