@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import shutil
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from xmodal.encoders.ocr import (
     reading_order,
 )
 from xmodal.errors import UsageError
+from xmodal.fonts import covering_font
 
 pytestmark = pytest.mark.skipif(
     not OCR_INFO.available()[0], reason=f"OCR unavailable: {OCR_INFO.available()[1]}"
@@ -166,18 +166,8 @@ def test_concurrent_calls_agree(ocr: RapidOcrExtractor) -> None:
     assert got == [expected, expected]
 
 
-def _cjk_font() -> str | None:
-    if shutil.which("fc-list") is None:
-        return None
-    out = subprocess.run(
-        ["fc-list", ":lang=zh", "file"], capture_output=True, text=True, check=False
-    ).stdout
-    files = sorted(line.split(":")[0].strip() for line in out.splitlines() if line.strip())
-    return files[0] if files else None
-
-
 def test_reads_chinese() -> None:
-    font_file = _cjk_font()
+    font_file = covering_font(ord("停"))
     if font_file is None:
         pytest.skip("no CJK-capable font on this machine (fc-list :lang=zh is empty)")
     font = ImageFont.truetype(font_file, size=44)

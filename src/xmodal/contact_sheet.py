@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from xmodal.atomic import atomic_file
 from xmodal.errors import DecodeError
+from xmodal.fonts import Font, font_for
 from xmodal.media.image import decode_image
 from xmodal.media.limits import DecodeLimits
 from xmodal.records import Modality, SearchHit
@@ -30,7 +31,6 @@ CAPTION_H = 28
 #: width of the column that holds each row's query in ``queries_sheet``
 LABEL_W = 220
 _LINE_H = 13
-_Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ class SheetRow:
 def _text_tile(text: str, side: int) -> Image.Image:
     tile = Image.new("RGB", (side, side), (245, 245, 235))
     draw = ImageDraw.Draw(tile)
-    font = ImageFont.load_default()
+    font = font_for(text)
     lines = textwrap.wrap(" ".join(text.split()), width=max(side // 7, 4))[: max(side // 14, 1)]
     draw.multiline_text((4, 4), "\n".join(lines), fill=(40, 40, 40), font=font, spacing=2)
     return tile
@@ -67,7 +67,7 @@ def tile(hit: SearchHit, side: int = THUMB) -> Image.Image:
     return _text_tile(hit.text or os.path.basename(hit.path), side)
 
 
-def _fit(draw: ImageDraw.ImageDraw, text: str, width: int, font: _Font) -> str:
+def _fit(draw: ImageDraw.ImageDraw, text: str, width: int, font: Font) -> str:
     """``text`` cut (with an ellipsis) to at most ``width`` pixels."""
     if draw.textlength(text, font=font) <= width:
         return text
@@ -80,8 +80,9 @@ def _caption(draw: ImageDraw.ImageDraw, xy: tuple[int, int], rank: int, hit: Sea
     font = ImageFont.load_default()
     x, y = xy
     draw.text((x, y), _fit(draw, f"#{rank}  {hit.score:.4f}", THUMB, font), "black", font=font)
-    name = _fit(draw, os.path.basename(hit.path), THUMB, font)
-    draw.text((x, y + _LINE_H), name, fill=(70, 70, 70), font=font)
+    base = os.path.basename(hit.path)
+    named = font_for(base)
+    draw.text((x, y + _LINE_H), _fit(draw, base, THUMB, named), fill=(70, 70, 70), font=named)
 
 
 def sheet_size(rows: int, columns: int, side: int, label_w: int, captions: bool) -> tuple[int, int]:
@@ -103,13 +104,12 @@ def draw_sheet(
     columns = max((len(r.hits) for r in rows), default=1)
     sheet = Image.new("RGB", sheet_size(len(rows), columns, side, label_w, captions), "white")
     draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default()
     row_h = side + 2 * PAD + (CAPTION_H if captions else 0)
     for r, row in enumerate(rows):
         y = r * row_h + PAD
         if label_w:
             label = "\n".join(textwrap.wrap(row.label, 30)[:6])
-            draw.multiline_text((PAD, y + 4), label, fill="black", font=font)
+            draw.multiline_text((PAD, y + 4), label, fill="black", font=font_for(label))
         for c, hit in enumerate(row.hits):
             x = (label_w or PAD) + c * (side + PAD)
             sheet.paste(tile(hit, side), (x, y))
