@@ -10,7 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -186,6 +186,18 @@ def test_interrupted_run_keeps_what_it_encoded_and_the_next_run_does_the_rest(
     assert (again.unchanged, again.added) == (4, 4)
 
 
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """SIGINT raising KeyboardInterrupt, as under a terminal: a runner started in the
+    background hands its processes SIGINT ignored, and a child keeps that across exec."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_sigint_is_held_back_until_the_commit_is_done() -> None:
     reached = []
     with pytest.raises(KeyboardInterrupt), deferred_interrupt():
@@ -194,6 +206,7 @@ def test_sigint_is_held_back_until_the_commit_is_done() -> None:
     assert reached == ["after the signal"]
 
 
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_ctrl_c_on_the_cli_keeps_the_committed_files(tmp_path: Path) -> None:
     root, db = tmp_path / "photos", tmp_path / "db"
     make_image_folder(root, 30, size=64)
