@@ -22,8 +22,9 @@ WORDS = "一只猫"
 def _box_font(path: Path) -> Path:
     """A TrueType font whose only glyphs are filled squares for the three characters."""
     pen = TTGlyphPen(None)
-    for x, y in ((100, 0), (100, 800), (900, 800), (900, 0)):
-        (pen.lineTo if x != 100 or y != 0 else pen.moveTo)((x, y))
+    pen.moveTo((100, 0))
+    for corner in ((100, 800), (900, 800), (900, 0)):
+        pen.lineTo(corner)
     pen.closePath()
     square = pen.glyph()
     names = {ord(ch): f"uni{ord(ch):04X}" for ch in WORDS}

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from xmodal.atomic import atomic_file
 from xmodal.errors import DecodeError
-from xmodal.fonts import Font, font_for
+from xmodal.fonts import Font, default_font, font_for
 from xmodal.media.image import decode_image
 from xmodal.media.limits import DecodeLimits
 from xmodal.records import Modality, SearchHit
@@ -77,7 +77,7 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, width: int, font: Font) -> str:
 
 
 def _caption(draw: ImageDraw.ImageDraw, xy: tuple[int, int], rank: int, hit: SearchHit) -> None:
-    font = ImageFont.load_default()
+    font = default_font()
     x, y = xy
     draw.text((x, y), _fit(draw, f"#{rank}  {hit.score:.4f}", THUMB, font), "black", font=font)
     base = os.path.basename(hit.path)

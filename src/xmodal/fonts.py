@@ -35,15 +35,24 @@ def font_for(text: str) -> Font:
     """A font for ``text``: the default unless the text leaves Latin script and a system font
     covers the first character that does."""
     first = next((ch for ch in text if ord(ch) >= _LATIN_END and not ch.isspace()), None)
-    if first is None:
-        return ImageFont.load_default()
-    path = covering_font(ord(first))
-    if path is None:
-        return ImageFont.load_default()
+    path = covering_font(ord(first)) if first is not None else None
+    return (_truetype(path) if path is not None else None) or default_font()
+
+
+# loaded once per process: a sheet asks for a font per label and caption, and a CJK font file
+# runs to tens of megabytes; sheets are drawn on one thread
+@functools.lru_cache(maxsize=1)
+def default_font() -> Font:
+    """Pillow's built-in font."""
+    return ImageFont.load_default()
+
+
+@functools.lru_cache(maxsize=8)
+def _truetype(path: str) -> Font | None:
     try:
         return ImageFont.truetype(path, size=SIZE + 1)
     except OSError:  # listed by fontconfig but not readable by FreeType
-        return ImageFont.load_default()
+        return None
 
 
 @functools.lru_cache(maxsize=64)
